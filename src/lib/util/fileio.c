@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* fileio.c -- capped whole-file reads. */
+#include "util/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+#include "util/cleanup.h"
+
+static int read_all(int fd, const char *path, size_t cap, cr_buf *b, cr_error **err)
+{
+	char chunk[16384];
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cr_error_make(err, errno, CR_REASON_INTERNAL, "read '%s'", path);
+		if (n == 0)
+			return 0;
+		if (cr_buf_append(b, chunk, (size_t)n) < 0)
+			return cr_error_make(err, E2BIG, CR_REASON_NONE, "'%s' is larger than %zu bytes",
+					     path, cap);
+	}
+}
+
+int cr_read_file_at(int dirfd, const char *path, size_t cap, int nofollow, char **out, size_t *len,
+		    cr_error **err)
+{
+	int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | (nofollow ? O_NOFOLLOW : 0);
+	cleanup_close int fd = openat(dirfd, path, flags);
+	if (fd < 0)
+		return cr_error_make(err, errno, CR_REASON_NONE, "open '%s'", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return cr_error_make(err, errno, CR_REASON_INTERNAL, "stat '%s'", path);
+	if (!S_ISREG(st.st_mode))
+		return cr_error_make(err, 0, CR_REASON_NONE, "'%s' is not a regular file", path);
+	if ((unsigned long long)st.st_size > cap)
+		return cr_error_make(err, E2BIG, CR_REASON_NONE, "'%s' is larger than %zu bytes", path, cap);
+	cleanup_buf cr_buf b;
+	cr_buf_init(&b, cap);
+	if (read_all(fd, path, cap, &b, err) < 0)
+		return -1;
+	*out = cr_buf_steal(&b, len);
+	return 0;
+}
+
+int cr_path_exists_at(int dirfd, const char *path, cr_error **err)
+{
+	struct stat st;
+	if (fstatat(dirfd, path, &st, 0) == 0)
+		return 1;
+	if (errno == ENOENT || errno == ENOTDIR)
+		return 0;
+	return cr_error_make(err, errno, CR_REASON_INTERNAL, "stat '%s'", path);
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* fileio.h -- reading whole files under a size cap. */
+#pragma once
+
+#include <stddef.h>
+
+#include "util/error.h"
+
+/* Reads the regular file `path` (relative to dirfd, or AT_FDCWD) into a new
+ * NUL-terminated buffer. Fails with E2BIG when it is larger than `cap` bytes,
+ * with EINVAL when it is not a regular file, and never follows a final
+ * symlink when `nofollow` is set. On success *out is owned by the caller. */
+int cr_read_file_at(int dirfd, const char *path, size_t cap, int nofollow, char **out, size_t *len,
+		    cr_error **err);
+
+static inline int cr_read_file(const char *path, size_t cap, char **out, size_t *len, cr_error **err)
+{
+	return cr_read_file_at(-100 /* AT_FDCWD */, path, cap, 0, out, len, err);
+}
+
+/* Returns 1 when `path` (relative to dirfd) exists, 0 when it does not, -1 on
+ * any other error. */
+int cr_path_exists_at(int dirfd, const char *path, cr_error **err);
