@@ -70,8 +70,10 @@ void cr_diags_print(const cr_diags *d, FILE *out)
 {
 	for (size_t i = 0; i < d->n; i++) {
 		const cr_diag *g = &d->items[i];
-		if (g->file && g->line)
+		if (g->file && g->line && g->col)
 			fprintf(out, "%s:%u:%u: ", g->file, g->line, g->col);
+		else if (g->file && g->line)
+			fprintf(out, "%s:%u: ", g->file, g->line);
 		else if (g->file)
 			fprintf(out, "%s: ", g->file);
 		fprintf(out, "%s[%s]: ", severity_name(g->severity), cr_reason_name(g->reason));
