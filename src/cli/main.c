@@ -1,1 +1,50 @@
-int main(void) { return 0; }
+/* SPDX-License-Identifier: Apache-2.0 */
+/* main.c -- the cleanroom command: top-level command table and dispatch. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "config.h"
+
+static int cmd_help(int argc, char **argv);
+
+static const cr_cli_command commands[] = {
+	{ "policy", cmd_policy, "validate, compile and explain the repository's cleanroom.yaml" },
+	{ "version", cmd_version, "print the version" },
+	{ "help", cmd_help, "show this help" },
+	{ NULL, NULL, NULL },
+};
+
+static int cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("cleanroom %s: run a repository's commands in a sandbox with deny-by-default egress.\n\n",
+	       CLEANROOM_VERSION);
+	printf("Usage: cleanroom COMMAND [ARGS...]\n\nCommands:\n");
+	cr_cli_print_commands(stdout, "cleanroom", commands);
+	printf("\nRun 'cleanroom COMMAND --help' for a command's options. Documentation: docs/.\n");
+	return CR_EXIT_OK;
+}
+
+int cmd_version(int argc, char **argv)
+{
+	(void)argv;
+	if (argc > 1 && strcmp(argv[1], "--json") == 0)
+		printf("{\"version\":\"%s\"}\n", CLEANROOM_VERSION);
+	else
+		printf("cleanroom %s\n", CLEANROOM_VERSION);
+	return CR_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return cmd_help(argc, argv), CR_EXIT_USAGE;
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
+		return cmd_help(argc, argv);
+	if (strcmp(argv[1], "--version") == 0)
+		return cmd_version(1, argv);
+	return cr_cli_dispatch("cleanroom", commands, argc, argv);
+}

@@ -163,8 +163,27 @@ static void on_event(struct builder *b, const yaml_event_t *ev)
 	}
 }
 
-static void report_parser_error(struct builder *b, const yaml_parser_t *p)
+/* libyaml rejects `*.example.org` while scanning it as an alias (anchor
+ * names cannot contain '.'), so the unquoted wildcard is recognised here. */
+static bool report_unquoted_wildcard(struct builder *b, const yaml_parser_t *p, const char *text, size_t len)
 {
+	size_t at = p->context_mark.index;
+	if (!p->context || strcmp(p->context, "while scanning an alias") != 0 || at + 1 >= len ||
+	    text[at] != '*' || text[at + 1] != '.')
+		return false;
+	size_t n = strcspn(text + at, " \t\r\n,]}#");
+	char *word = cr_xstrndup(text + at, n > 256 ? 256 : n);
+	char *hint = cr_asprintf("quote wildcard hosts: \"%s\"", word);
+	fail_at(b, p->context_mark, hint, "unquoted '*' starts a YAML alias; a wildcard host must be quoted");
+	free(hint);
+	free(word);
+	return true;
+}
+
+static void report_parser_error(struct builder *b, const yaml_parser_t *p, const char *text, size_t len)
+{
+	if (report_unquoted_wildcard(b, p, text, len))
+		return;
 	yaml_mark_t m = p->problem_mark;
 	const char *problem = p->problem ? p->problem : "syntax error";
 	char *msg = p->context ? cr_asprintf("YAML syntax error: %s %s", problem, p->context)
@@ -195,7 +214,7 @@ int cr_yaml_parse(const char *text, size_t len, const char *file, cr_ynode **roo
 	while (!done && !b.failed) {
 		yaml_event_t ev;
 		if (!yaml_parser_parse(&p, &ev)) {
-			report_parser_error(&b, &p);
+			report_parser_error(&b, &p, text, len);
 			break;
 		}
 		on_event(&b, &ev);
