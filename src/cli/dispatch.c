@@ -42,6 +42,7 @@ int cr_cli_dispatch(const char *prog, const cr_cli_command *table, int argc, cha
 
 int cr_cli_load_policy(const cr_policy_opts *o, bool lockfiles, cr_policy_result *res, cr_diags *diags)
 {
-	cr_policy_request req = { .start_dir = o->repo_dir, .config_path = o->config, .load_lockfiles = lockfiles };
+	cr_policy_request req = {
+		.start_dir = o->repo_dir, .config_path = o->config, .load_lockfiles = lockfiles};
 	return cr_policy_load_repo(&req, res, diags);
 }

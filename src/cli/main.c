@@ -10,10 +10,10 @@
 static int cmd_help(int argc, char **argv);
 
 static const cr_cli_command commands[] = {
-	{ "policy", cmd_policy, "validate, compile and explain the repository's cleanroom.yaml" },
-	{ "version", cmd_version, "print the version" },
-	{ "help", cmd_help, "show this help" },
-	{ NULL, NULL, NULL },
+	{"policy", cmd_policy, "validate, compile and explain the repository's cleanroom.yaml"},
+	{"version", cmd_version, "print the version"},
+	{"help", cmd_help, "show this help"},
+	{NULL, NULL, NULL},
 };
 
 static int cmd_help(int argc, char **argv)

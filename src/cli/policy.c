@@ -6,10 +6,10 @@
 #include "cli/cli.h"
 
 static const cr_cli_command policy_commands[] = {
-	{ "validate", cmd_policy_validate, "check cleanroom.yaml and its lockfiles; exit 0 valid, 1 invalid" },
-	{ "compile", cmd_policy_compile, "print the CompiledPolicy summary, or the payload with --json" },
-	{ "explain", cmd_policy_explain, "decide HOST[:PORT]: exit 0 allowed, 1 denied, 2 error" },
-	{ NULL, NULL, NULL },
+	{"validate", cmd_policy_validate, "check cleanroom.yaml and its lockfiles; exit 0 valid, 1 invalid"},
+	{"compile", cmd_policy_compile, "print the CompiledPolicy summary, or the payload with --json"},
+	{"explain", cmd_policy_explain, "decide HOST[:PORT]: exit 0 allowed, 1 denied, 2 error"},
+	{NULL, NULL, NULL},
 };
 
 int cmd_policy(int argc, char **argv)

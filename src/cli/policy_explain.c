@@ -13,7 +13,7 @@
 #include "util/xalloc.h"
 
 #define USAGE "cleanroom policy explain [-c PATH | --compiled FILE] [-C DIR] [-p PORT] [--json] HOST[:PORT]"
-#define CMD "cleanroom policy explain"
+#define CMD   "cleanroom policy explain"
 
 struct explain_ctx {
 	const char *compiled;
@@ -80,12 +80,13 @@ static char *split_dest(const char *in, long *port)
 
 static int load_compiled(const char *path, cr_policy_result *res, cr_diags *d)
 {
-	*res = (cr_policy_result){ .policy_file = cr_xstrdup(path) };
+	*res = (cr_policy_result){.policy_file = cr_xstrdup(path)};
 	cleanup_error cr_error *err = NULL;
 	cleanup_free char *text = NULL;
 	size_t len = 0;
 	if (cr_read_file(path, CR_COMPILED_POLICY_MAX_BYTES, &text, &len, &err) < 0) {
-		cr_diags_add(d, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){ 0 }, NULL, "%s", err->msg);
+		cr_diags_add(d, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){0}, NULL, "%s",
+			     err->msg);
 		return -1;
 	}
 	size_t first = d->n;
@@ -112,11 +113,11 @@ static json_t *rule_json(const cr_net_rule *r)
 
 static void print_json(const char *input, const cr_decision *dec, const cr_policy *p, const char *why)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:s, s:s}", "input", input, "destination",
-			      dec->dest.text, "kind", cr_host_kind_name(dec->dest.kind), "port", dec->port, "decision",
-			      cr_action_name(dec->action), "reason_code", cr_reason_name(dec->reason), "step",
-			      cr_match_step_name(dec->step), "rule", rule_json(dec->rule), "explanation", why,
-			      "policy_hash", p->policy_hash);
+	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:s, s:s}", "input", input,
+			      "destination", dec->dest.text, "kind", cr_host_kind_name(dec->dest.kind),
+			      "port", dec->port, "decision", cr_action_name(dec->action), "reason_code",
+			      cr_reason_name(dec->reason), "step", cr_match_step_name(dec->step), "rule",
+			      rule_json(dec->rule), "explanation", why, "policy_hash", p->policy_hash);
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 	fputc('\n', stdout);
 	json_decref(o);
@@ -128,14 +129,16 @@ static void print_human(const cr_decision *dec, const char *why)
 	const char *host = dec->dest.text;
 	bool v6 = strchr(host, ':') != NULL;
 	printf("%s %s%s%s:%u%s%s%s\n  %s\n", allowed ? "ALLOW" : "DENY ", v6 ? "[" : "", host, v6 ? "]" : "",
-	       dec->port, allowed ? "" : "  [", allowed ? "" : cr_reason_name(dec->reason), allowed ? "" : "]", why);
+	       dec->port, allowed ? "" : "  [", allowed ? "" : cr_reason_name(dec->reason),
+	       allowed ? "" : "]", why);
 }
 
 static int decide_and_print(const char *input, long port, const cr_policy *p, bool json)
 {
 	cleanup_free char *host = split_dest(input, &port);
 	if (!host)
-		return cr_cli_usage_error(CMD, "'%s' is not HOST[:PORT] or an http(s) URL (give the port only once)", input);
+		return cr_cli_usage_error(
+			CMD, "'%s' is not HOST[:PORT] or an http(s) URL (give the port only once)", input);
 	cr_decision dec;
 	cleanup_error cr_error *err = NULL;
 	if (cr_policy_decide(p, host, (uint16_t)port, &dec, &err) < 0)
@@ -152,19 +155,22 @@ static int decide_and_print(const char *input, long port, const cr_policy *p, bo
 
 int cmd_policy_explain(int argc, char **argv)
 {
-	struct explain_ctx ctx = { .port = -1 };
-	static const struct cr_extra_opt extra[] = { { "port", 1, 'p', on_opt }, { "compiled", 1, 256, on_opt }, { 0 } };
-	cr_policy_opts o = { 0 };
+	struct explain_ctx ctx = {.port = -1};
+	static const struct cr_extra_opt extra[] = {
+		{"port", 1, 'p', on_opt}, {"compiled", 1, 256, on_opt}, {0}};
+	cr_policy_opts o = {0};
 	int first = cr_policy_parse_opts(argc, argv, USAGE, &o, extra, &ctx);
 	if (first < 0)
 		return first == -2 ? CR_EXIT_OK : CR_EXIT_USAGE;
 	if (first != argc - 1)
-		return cr_cli_usage_error(CMD, first >= argc ? "missing HOST[:PORT]" : "give one destination");
+		return cr_cli_usage_error(CMD,
+					  first >= argc ? "missing HOST[:PORT]" : "give one destination");
 	if (ctx.compiled && o.config)
 		return cr_cli_usage_error(CMD, "-c and --compiled are alternatives");
-	cr_diags d = { 0 };
+	cr_diags d = {0};
 	cr_policy_result res;
-	int loaded = ctx.compiled ? load_compiled(ctx.compiled, &res, &d) : cr_cli_load_policy(&o, true, &res, &d);
+	int loaded =
+		ctx.compiled ? load_compiled(ctx.compiled, &res, &d) : cr_cli_load_policy(&o, true, &res, &d);
 	cr_diags_print(&d, stderr);
 	int rc = loaded == 0 ? decide_and_print(argv[first], ctx.port, res.policy, o.json) : CR_EXIT_USAGE;
 	cr_diags_clear(&d);

@@ -12,15 +12,16 @@ int cr_policy_parse_opts(int argc, char **argv, const char *usage, cr_policy_opt
 			 const struct cr_extra_opt *extra, void *ctx)
 {
 	struct option longopts[16] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "repo", required_argument, NULL, 'C' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
+		{"config", required_argument, NULL, 'c'},
+		{"repo", required_argument, NULL, 'C'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
 	};
-	char shortopts[32] = "+c:C:h";
+	char shortopts[32] = "c:C:h";
 	size_t n = 4;
 	for (const struct cr_extra_opt *e = extra; e && e->name && n < 15; e++, n++) {
-		longopts[n] = (struct option){ e->name, e->has_arg ? required_argument : no_argument, NULL, e->val };
+		longopts[n] =
+			(struct option){e->name, e->has_arg ? required_argument : no_argument, NULL, e->val};
 		if (e->val < 256 && strlen(shortopts) + 2 < sizeof(shortopts)) {
 			size_t l = strlen(shortopts);
 			shortopts[l] = (char)e->val;
@@ -28,7 +29,7 @@ int cr_policy_parse_opts(int argc, char **argv, const char *usage, cr_policy_opt
 			shortopts[l + 2] = '\0';
 		}
 	}
-	longopts[n] = (struct option){ 0 };
+	longopts[n] = (struct option){0};
 	const char *cmd = usage;
 	int c;
 	opterr = 0;
@@ -43,7 +44,8 @@ int cr_policy_parse_opts(int argc, char **argv, const char *usage, cr_policy_opt
 		else if (c == 'h')
 			return printf("Usage: %s\n", usage), -2;
 		else if (c == '?' || c == ':')
-			return cr_cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]), -1;
+			return cr_cli_usage_error(cmd, "unknown or incomplete option '%s'", argv[optind - 1]),
+			       -1;
 		else if (!extra || extra->handle(ctx, c, optarg) < 0)
 			return -1;
 	}

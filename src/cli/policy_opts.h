@@ -7,7 +7,7 @@
 struct cr_extra_opt {
 	const char *name; /* long name */
 	int has_arg;
-	int val;          /* short option letter, or a value >= 256 for long-only */
+	int val; /* short option letter, or a value >= 256 for long-only */
 	int (*handle)(void *ctx, int val, const char *arg); /* -1 after printing a usage error */
 };
 

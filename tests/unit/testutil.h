@@ -16,7 +16,7 @@
 static inline cr_policy *parse_yaml(const char *yaml, cr_diags *d)
 {
 	cr_policy *p = NULL;
-	*d = (cr_diags){ 0 };
+	*d = (cr_diags){0};
 	if (cr_policy_from_yaml(yaml, strlen(yaml), "cleanroom.yaml", &p, d) < 0)
 		return NULL;
 	return p;

@@ -51,15 +51,16 @@ static bool read_ports(struct cr_jread *r, const json_t *rule, cr_net_rule *out,
 
 static bool read_rule(struct cr_jread *r, const json_t *j, cr_net_rule *out, bool is_allow)
 {
-	static const char *const allow_keys[] = { "host", "kind", "ports", "reason", "protocol", NULL };
-	static const char *const deny_keys[] = { "host", "kind", "ports", "reason", NULL };
+	static const char *const allow_keys[] = {"host", "kind", "ports", "reason", "protocol", NULL};
+	static const char *const deny_keys[] = {"host", "kind", "ports", "reason", NULL};
 	if (!cr_jread_object(r, j, is_allow ? allow_keys : deny_keys))
 		return false;
 	const char *host = cr_jread_string(r, j, "host"), *kind = cr_jread_string(r, j, "kind");
 	const char *reason = cr_jread_string(r, j, "reason");
 	if (!host || !kind || !reason)
 		return false;
-	if (is_allow && !(cr_jread_string(r, j, "protocol") && strcmp(json_string_value(json_object_get(j, "protocol")), "tcp") == 0)) {
+	if (is_allow && !(cr_jread_string(r, j, "protocol") &&
+			  strcmp(json_string_value(json_object_get(j, "protocol")), "tcp") == 0)) {
 		cr_jread_error(r, "protocol must be \"tcp\"");
 		return false;
 	}
@@ -69,7 +70,8 @@ static bool read_rule(struct cr_jread *r, const json_t *j, cr_net_rule *out, boo
 	if (!read_host(r, host, flags, &out->host))
 		return false;
 	if (cr_host_kind_from_name(kind) != (int)out->host.kind) {
-		cr_jread_error(r, "kind '%s' does not fit host '%s' (%s)", kind, host, cr_host_kind_name(out->host.kind));
+		cr_jread_error(r, "kind '%s' does not fit host '%s' (%s)", kind, host,
+			       cr_host_kind_name(out->host.kind));
 		return false;
 	}
 	return read_ports(r, j, out, is_allow);
@@ -95,7 +97,7 @@ static bool read_rules(struct cr_jread *r, const json_t *net, const char *key, c
 
 static bool read_network(struct cr_jread *r, const json_t *j, cr_policy *p)
 {
-	static const char *const keys[] = { "default_action", "allow_rules", "deny_rules", NULL };
+	static const char *const keys[] = {"default_action", "allow_rules", "deny_rules", NULL};
 	size_t mark = cr_jread_push(r, "network");
 	bool ok = cr_jread_object(r, j, keys);
 	const char *def = ok ? cr_jread_string(r, j, "default_action") : NULL;
@@ -111,7 +113,7 @@ static bool read_network(struct cr_jread *r, const json_t *j, cr_policy *p)
 
 static bool read_source(struct cr_jread *r, const json_t *j, cr_policy *p)
 {
-	static const char *const keys[] = { "repository", "commit_sha", "policy_path", NULL };
+	static const char *const keys[] = {"repository", "commit_sha", "policy_path", NULL};
 	size_t mark = cr_jread_push(r, "source");
 	const char *repo = NULL, *sha = NULL, *path = NULL;
 	if (cr_jread_object(r, j, keys)) {
@@ -133,16 +135,17 @@ static bool read_source(struct cr_jread *r, const json_t *j, cr_policy *p)
 
 static bool read_root(struct cr_jread *r, const json_t *j, cr_policy *p, const char **hash)
 {
-	static const char *const keys[] = { "version", "policy_hash", "source", "project", "sandbox",
-					    "network", "registries", "secrets", "metadata", NULL };
-	static const char *const project_keys[] = { "name", NULL };
+	static const char *const keys[] = {"version", "policy_hash", "source",  "project",  "sandbox",
+					   "network", "registries",  "secrets", "metadata", NULL};
+	static const char *const project_keys[] = {"name", NULL};
 	long long version = 0;
 	if (!cr_jread_object(r, j, keys) || !cr_jread_int(r, j, "version", 1, 1, &version))
 		return false;
 	*hash = cr_jread_string(r, j, "policy_hash");
 	const json_t *project = json_object_get(j, "project");
 	size_t mark = cr_jread_push(r, "project");
-	const char *name = cr_jread_object(r, project, project_keys) ? cr_jread_string(r, project, "name") : NULL;
+	const char *name =
+		cr_jread_object(r, project, project_keys) ? cr_jread_string(r, project, "name") : NULL;
 	cr_jread_pop(r, mark);
 	if (!*hash || !name || !json_is_object(json_object_get(j, "metadata")))
 		return false;
@@ -162,13 +165,16 @@ static int verify_hash(cr_policy *p, const char *claimed, cr_diags *diags)
 	cleanup_error cr_error *err = NULL;
 	cleanup_free char *text = cr_policy_compile(p, NULL, &err);
 	if (!text) {
-		cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){ 0 }, NULL, "%s", err->msg);
+		cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){0}, NULL, "%s",
+			     err->msg);
 		return -1;
 	}
 	if (strcmp(p->policy_hash, claimed) != 0) {
-		cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){ NULL, 0, 0, "policy_hash" },
+		cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID,
+			     (cr_diag_loc){NULL, 0, 0, "policy_hash"},
 			     "recompile the policy with 'cleanroom policy compile'",
-			     "policy_hash mismatch: the payload hashes to %s, not %s", p->policy_hash, claimed);
+			     "policy_hash mismatch: the payload hashes to %s, not %s", p->policy_hash,
+			     claimed);
 		return -1;
 	}
 	return 0;
@@ -178,18 +184,19 @@ int cr_policy_from_compiled(const char *text, size_t len, cr_policy **out, cr_di
 {
 	json_error_t jerr;
 	if (len > CR_COMPILED_POLICY_MAX_BYTES) {
-		cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){ 0 }, NULL,
+		cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){0}, NULL,
 			     "compiled policy is larger than %u bytes", CR_COMPILED_POLICY_MAX_BYTES);
 		return -1;
 	}
 	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j) {
-		cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){ NULL, (unsigned)jerr.line, (unsigned)jerr.column, NULL },
-			     NULL, "compiled policy is not valid JSON: %s", jerr.text);
+		cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID,
+			     (cr_diag_loc){NULL, (unsigned)jerr.line, (unsigned)jerr.column, NULL}, NULL,
+			     "compiled policy is not valid JSON: %s", jerr.text);
 		return -1;
 	}
 	cleanup_policy cr_policy *p = cr_policy_new();
-	struct cr_jread r = { .diags = diags };
+	struct cr_jread r = {.diags = diags};
 	const char *claimed = NULL;
 	size_t errors = diags->n_errors;
 	bool ok = read_root(&r, j, p, &claimed) && diags->n_errors == errors;

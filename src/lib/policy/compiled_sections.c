@@ -8,7 +8,8 @@
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
-static bool read_host_list(struct cr_jread *r, const json_t *obj, const char *key, cr_host_pattern **out, size_t *n)
+static bool read_host_list(struct cr_jread *r, const json_t *obj, const char *key, cr_host_pattern **out,
+			   size_t *n)
 {
 	const json_t *a = cr_jread_array(r, obj, key);
 	if (!a)
@@ -52,7 +53,7 @@ static bool read_strings(struct cr_jread *r, const json_t *obj, const char *key,
 
 static bool read_mise(struct cr_jread *r, const json_t *j, cr_policy *p)
 {
-	static const char *const keys[] = { "enabled", "auto_bootstrap", "config_files", NULL };
+	static const char *const keys[] = {"enabled", "auto_bootstrap", "config_files", NULL};
 	size_t mark = cr_jread_push(r, "mise");
 	bool ok = cr_jread_object(r, j, keys) && cr_jread_bool(r, j, "enabled", &p->mise.enabled) &&
 		  cr_jread_bool(r, j, "auto_bootstrap", &p->mise.auto_bootstrap) &&
@@ -63,9 +64,10 @@ static bool read_mise(struct cr_jread *r, const json_t *j, cr_policy *p)
 
 static bool read_resources(struct cr_jread *r, const json_t *j, cr_resources *res)
 {
-	static const char *const keys[] = { "millicpus", "memory_bytes", "pids", "disk_bytes", NULL };
+	static const char *const keys[] = {"millicpus", "memory_bytes", "pids", "disk_bytes", NULL};
 	size_t mark = cr_jread_push(r, "resources");
-	bool ok = cr_jread_object(r, j, keys) && cr_jread_int(r, j, "millicpus", 0, 1024000, &res->millicpus) &&
+	bool ok = cr_jread_object(r, j, keys) &&
+		  cr_jread_int(r, j, "millicpus", 0, 1024000, &res->millicpus) &&
 		  cr_jread_int(r, j, "memory_bytes", 0, 1LL << 50, &res->memory_bytes) &&
 		  cr_jread_int(r, j, "pids", 0, 4194304, &res->pids) &&
 		  cr_jread_int(r, j, "disk_bytes", 0, 1LL << 50, &res->disk_bytes);
@@ -75,7 +77,7 @@ static bool read_resources(struct cr_jread *r, const json_t *j, cr_resources *re
 
 static bool read_image(struct cr_jread *r, const json_t *j, cr_policy *p)
 {
-	static const char *const keys[] = { "ref", NULL };
+	static const char *const keys[] = {"ref", NULL};
 	size_t mark = cr_jread_push(r, "image");
 	const char *ref = cr_jread_object(r, j, keys) ? cr_jread_string(r, j, "ref") : NULL;
 	cleanup_free char *hint = NULL;
@@ -92,10 +94,12 @@ static bool read_image(struct cr_jread *r, const json_t *j, cr_policy *p)
 
 bool cr_compiled_read_sandbox(struct cr_jread *r, const json_t *j, cr_policy *p)
 {
-	static const char *const keys[] = { "ttl_minutes", "mise", "image", "resources", NULL };
+	static const char *const keys[] = {"ttl_minutes", "mise", "image", "resources", NULL};
 	size_t mark = cr_jread_push(r, "sandbox");
-	bool ok = cr_jread_object(r, j, keys) && cr_jread_int(r, j, "ttl_minutes", 1, 10080, &p->ttl_minutes) &&
-		  read_mise(r, json_object_get(j, "mise"), p) && read_image(r, json_object_get(j, "image"), p) &&
+	bool ok = cr_jread_object(r, j, keys) &&
+		  cr_jread_int(r, j, "ttl_minutes", 1, 10080, &p->ttl_minutes) &&
+		  read_mise(r, json_object_get(j, "mise"), p) &&
+		  read_image(r, json_object_get(j, "image"), p) &&
 		  read_resources(r, json_object_get(j, "resources"), &p->resources);
 	cr_jread_pop(r, mark);
 	return ok;
@@ -103,7 +107,7 @@ bool cr_compiled_read_sandbox(struct cr_jread *r, const json_t *j, cr_policy *p)
 
 static bool read_lock_input(struct cr_jread *r, const json_t *j, cr_registry *reg)
 {
-	static const char *const keys[] = { "path", "format", "sha256", NULL };
+	static const char *const keys[] = {"path", "format", "sha256", NULL};
 	if (!cr_jread_object(r, j, keys))
 		return false;
 	const char *path = cr_jread_string(r, j, "path"), *format = cr_jread_string(r, j, "format");
@@ -113,18 +117,19 @@ static bool read_lock_input(struct cr_jread *r, const json_t *j, cr_registry *re
 	cleanup_free char *why = cr_policy_check_relpath(path);
 	const cr_lockfile_format *f = cr_lockfile_format_for(reg->manager, path);
 	if (why || !f || strcmp(f->name, format) != 0 || !cr_is_sha256_hex(sha)) {
-		cr_jread_error(r, "lockfile input '%s' is invalid (%s)", path, why ? why : "format or sha256");
+		cr_jread_error(r, "lockfile input '%s' is invalid (%s)", path,
+			       why ? why : "format or sha256");
 		return false;
 	}
 	cr_lockfile_input *in = &reg->lockfiles[reg->n_lockfiles++];
-	*in = (cr_lockfile_input){ .path = cr_xstrdup(path), .format = cr_xstrdup(format) };
+	*in = (cr_lockfile_input){.path = cr_xstrdup(path), .format = cr_xstrdup(format)};
 	memcpy(in->sha256, sha, CR_SHA256_HEX_LEN + 1);
 	return true;
 }
 
 static bool read_lock_policy(struct cr_jread *r, const json_t *j, cr_registry *reg)
 {
-	static const char *const keys[] = { "enabled", "mode", "inputs", NULL };
+	static const char *const keys[] = {"enabled", "mode", "inputs", NULL};
 	size_t mark = cr_jread_push(r, "lockfile_policy");
 	const char *mode = NULL;
 	bool ok = cr_jread_object(r, j, keys) && cr_jread_bool(r, j, "enabled", &reg->lock_enabled) &&
@@ -163,16 +168,17 @@ static bool read_artifacts(struct cr_jread *r, const json_t *j, cr_registry *reg
 
 static bool read_registry(struct cr_jread *r, const char *manager, const json_t *j, cr_registry *reg)
 {
-	static const char *const keys[] = { "enabled", "allowed_hosts", "cache_ref", "fallback",
-					    "lockfile_policy", "artifact_allowlist", NULL };
-	*reg = (cr_registry){ .manager = cr_xstrdup(manager) };
+	static const char *const keys[] = {"enabled",         "allowed_hosts",      "cache_ref", "fallback",
+					   "lockfile_policy", "artifact_allowlist", NULL};
+	*reg = (cr_registry){.manager = cr_xstrdup(manager)};
 	if (!cr_policy_manager_known(manager)) {
 		cr_jread_error(r, "unknown package manager");
 		return false;
 	}
 	if (!cr_jread_object(r, j, keys) || !cr_jread_bool(r, j, "enabled", &reg->enabled))
 		return false;
-	const char *cache_ref = cr_jread_string(r, j, "cache_ref"), *fallback = cr_jread_string(r, j, "fallback");
+	const char *cache_ref = cr_jread_string(r, j, "cache_ref"),
+		   *fallback = cr_jread_string(r, j, "fallback");
 	if (!cache_ref || !fallback || (strcmp(fallback, "deny") && strcmp(fallback, "allow"))) {
 		cr_jread_error(r, "cache_ref and fallback (deny|allow) are required");
 		return false;
@@ -192,7 +198,7 @@ bool cr_compiled_read_registries(struct cr_jread *r, const json_t *j, cr_policy 
 	p->registries = cr_xcalloc(json_object_size(j) + 1, sizeof(*p->registries));
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)j, k, v) {
+	json_object_foreach ((json_t *)j, k, v) {
 		size_t m2 = cr_jread_push(r, k);
 		ok = read_registry(r, k, v, &p->registries[p->n_registries++]) && ok;
 		cr_jread_pop(r, m2);
@@ -203,8 +209,9 @@ bool cr_compiled_read_registries(struct cr_jread *r, const json_t *j, cr_policy 
 
 static bool read_secret(struct cr_jread *r, const json_t *j, cr_secret_binding *s)
 {
-	static const char *const keys[] = { "secret_id", "target", "allowed_hosts", "ttl_seconds", "single_use", NULL };
-	*s = (cr_secret_binding){ 0 };
+	static const char *const keys[] = {"secret_id",   "target",     "allowed_hosts",
+					   "ttl_seconds", "single_use", NULL};
+	*s = (cr_secret_binding){0};
 	if (!cr_jread_object(r, j, keys))
 		return false;
 	const char *id = cr_jread_string(r, j, "secret_id"), *target = cr_jread_string(r, j, "target");

@@ -15,8 +15,8 @@ void cr_jread_error(struct cr_jread *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	cleanup_free char *msg = cr_vasprintf(fmt, ap);
 	va_end(ap);
-	cr_diags_add(r->diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){ r->file, 0, 0, r->path }, NULL,
-		     "%s", msg);
+	cr_diags_add(r->diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){r->file, 0, 0, r->path},
+		     NULL, "%s", msg);
 }
 
 static void append(struct cr_jread *r, const char *s)
@@ -70,7 +70,7 @@ bool cr_jread_object(struct cr_jread *r, const json_t *v, const char *const *key
 	bool ok = true;
 	const char *k;
 	json_t *val;
-	json_object_foreach((json_t *)v, k, val) {
+	json_object_foreach ((json_t *)v, k, val) {
 		if (!listed(keys, k)) {
 			cr_jread_error(r, "unknown key '%s'", k);
 			ok = false;
@@ -84,7 +84,8 @@ bool cr_jread_object(struct cr_jread *r, const json_t *v, const char *const *key
 	return ok;
 }
 
-static const json_t *member(struct cr_jread *r, const json_t *obj, const char *key, json_type t, const char *what)
+static const json_t *member(struct cr_jread *r, const json_t *obj, const char *key, json_type t,
+			    const char *what)
 {
 	const json_t *v = json_object_get(obj, key);
 	if (v && json_typeof(v) == t)

@@ -15,12 +15,12 @@
 #include "util/proc.h"
 #include "util/xalloc.h"
 
-#define PRIMARY_POLICY "cleanroom.yaml"
+#define PRIMARY_POLICY  "cleanroom.yaml"
 #define FALLBACK_POLICY ".buildkite/cleanroom.yaml"
 
 static char *git_output(const char *dir, const char *a1, const char *a2, const char *a3)
 {
-	char *argv[] = { "git", "-C", (char *)dir, (char *)a1, (char *)a2, (char *)a3, NULL };
+	char *argv[] = {"git", "-C", (char *)dir, (char *)a1, (char *)a2, (char *)a3, NULL};
 	char *out = NULL;
 	cr_error *err = NULL;
 	int rc = cr_proc_capture(argv, 1 << 16, &out, &err);
@@ -93,13 +93,14 @@ static char *choose_file(const cr_policy_request *req, const char *root, cr_diag
 	bool primary = dfd >= 0 && cr_path_exists_at(dfd, PRIMARY_POLICY, NULL) == 1;
 	bool fallback = dfd >= 0 && cr_path_exists_at(dfd, FALLBACK_POLICY, NULL) == 1;
 	if (primary && fallback)
-		cr_diags_add(diags, CR_DIAG_WARNING, CR_REASON_NONE, (cr_diag_loc){ FALLBACK_POLICY, 0, 0, NULL },
-			     "delete one of the two files", "ignored: %s takes precedence", PRIMARY_POLICY);
+		cr_diags_add(diags, CR_DIAG_WARNING, CR_REASON_NONE,
+			     (cr_diag_loc){FALLBACK_POLICY, 0, 0, NULL}, "delete one of the two files",
+			     "ignored: %s takes precedence", PRIMARY_POLICY);
 	if (primary)
 		return cr_xstrdup(PRIMARY_POLICY);
 	if (fallback)
 		return cr_xstrdup(FALLBACK_POLICY);
-	cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){ 0 },
+	cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){0},
 		     "create cleanroom.yaml at the repository root (see docs/policy.md), or pass -c PATH",
 		     "no %s or %s in %s", PRIMARY_POLICY, FALLBACK_POLICY, root);
 	return NULL;
@@ -125,7 +126,8 @@ static int read_policy(const cr_policy_request *req, cr_policy_result *res, int 
 	size_t len = 0;
 	int dirfd = req->config_path ? AT_FDCWD : rootfd;
 	if (cr_read_file_at(dirfd, res->policy_file, CR_YAML_MAX_BYTES, 0, &text, &len, &err) < 0) {
-		cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){ 0 }, NULL, "%s", err->msg);
+		cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){0}, NULL, "%s",
+			     err->msg);
 		return -1;
 	}
 	return cr_policy_from_yaml(text, len, res->policy_file, &res->policy, diags);
@@ -133,7 +135,7 @@ static int read_policy(const cr_policy_request *req, cr_policy_result *res, int 
 
 int cr_policy_load_repo(const cr_policy_request *req, cr_policy_result *res, cr_diags *diags)
 {
-	*res = (cr_policy_result){ 0 };
+	*res = (cr_policy_result){0};
 	res->repo_root = repo_root(req->start_dir ? req->start_dir : ".");
 	res->policy_file = choose_file(req, res->repo_root, diags);
 	if (!res->policy_file)
@@ -143,12 +145,14 @@ int cr_policy_load_repo(const cr_policy_request *req, cr_policy_result *res, cr_
 		return -1;
 	if (req->load_lockfiles && cr_policy_load_lockfiles(res->policy, rootfd, res->policy_file, diags) < 0)
 		return -1;
-	cleanup_free char *rel = relative_policy_path(res->repo_root, res->policy_file, req->config_path != NULL);
+	cleanup_free char *rel =
+		relative_policy_path(res->repo_root, res->policy_file, req->config_path != NULL);
 	fill_source(res->policy, res->repo_root, rel);
 	cleanup_error cr_error *err = NULL;
 	res->compiled = cr_policy_compile(res->policy, &res->compiled_len, &err);
 	if (!res->compiled) {
-		cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_INTERNAL, (cr_diag_loc){ 0 }, NULL, "%s", err->msg);
+		cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_INTERNAL, (cr_diag_loc){0}, NULL, "%s",
+			     err->msg);
 		return -1;
 	}
 	return 0;
@@ -160,5 +164,5 @@ void cr_policy_result_clear(cr_policy_result *res)
 	free(res->repo_root);
 	free(res->policy_file);
 	free(res->compiled);
-	*res = (cr_policy_result){ 0 };
+	*res = (cr_policy_result){0};
 }

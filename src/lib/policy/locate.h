@@ -18,10 +18,10 @@ typedef struct cr_policy_request {
 } cr_policy_request;
 
 typedef struct cr_policy_result {
-	cr_policy *policy;  /* NULL when there were errors */
-	char *repo_root;    /* absolute */
-	char *policy_file;  /* the file read, as shown in messages */
-	char *compiled;     /* canonical CompiledPolicy (with hash), NULL on errors */
+	cr_policy *policy; /* NULL when there were errors */
+	char *repo_root;   /* absolute */
+	char *policy_file; /* the file read, as shown in messages */
+	char *compiled;    /* canonical CompiledPolicy (with hash), NULL on errors */
 	size_t compiled_len;
 } cr_policy_result;
 

@@ -29,14 +29,15 @@ static bool registry_allows(const cr_registry *r, const char *host)
 
 static void check_artifact(const cr_policy *p, const cr_registry *r, const cr_artifact *a, cr_diags *diags)
 {
-	cr_diag_loc loc = { a->lockfile, a->line, 0, NULL };
+	cr_diag_loc loc = {a->lockfile, a->line, 0, NULL};
 	if (!*a->registry)
 		return;
 	if (a->kind == CR_ARTIFACT_REGISTRY && !registry_allows(r, a->registry)) {
 		cr_diags_add(diags, CR_DIAG_WARNING, CR_REASON_REGISTRY_NOT_ALLOWED, loc,
-			     "add the host to allowed_hosts, or regenerate the lockfile against an allowed registry",
-			     "%s@%s was resolved from %s, which registries.%s.allowed_hosts does not list", a->name,
-			     a->version, a->registry, r->manager);
+			     "add the host to allowed_hosts, or regenerate the lockfile against an allowed "
+			     "registry",
+			     "%s@%s was resolved from %s, which registries.%s.allowed_hosts does not list",
+			     a->name, a->version, a->registry, r->manager);
 		return;
 	}
 	if (a->kind != CR_ARTIFACT_GIT && a->kind != CR_ARTIFACT_TARBALL)
@@ -46,14 +47,15 @@ static void check_artifact(const cr_policy *p, const cr_registry *r, const cr_ar
 		return;
 	if (d.action == CR_ACTION_DENY)
 		cr_diags_add(diags, CR_DIAG_WARNING, CR_REASON_HOST_NOT_ALLOWED, loc,
-			     "allow the host explicitly under sandbox.network.allow if this dependency is intended",
-			     "%s dependency %s (%s) will be refused: %s is not allowed", cr_artifact_kind_name(a->kind),
-			     a->name, a->resolved, a->registry);
+			     "allow the host explicitly under sandbox.network.allow if this dependency is "
+			     "intended",
+			     "%s dependency %s (%s) will be refused: %s is not allowed",
+			     cr_artifact_kind_name(a->kind), a->name, a->resolved, a->registry);
 	cr_decision_clear(&d);
 }
 
-static int load_one(cr_policy *p, cr_registry *r, cr_lockfile_input *in, int repo_dirfd, const char *policy_file,
-		    cr_diags *diags)
+static int load_one(cr_policy *p, cr_registry *r, cr_lockfile_input *in, int repo_dirfd,
+		    const char *policy_file, cr_diags *diags)
 {
 	cleanup_error cr_error *err = NULL;
 	cleanup_free char *text = NULL;
@@ -62,7 +64,8 @@ static int load_one(cr_policy *p, cr_registry *r, cr_lockfile_input *in, int rep
 	if (!f)
 		return -1; /* reported by the schema reader */
 	if (cr_read_file_at(repo_dirfd, in->path, CR_LOCKFILE_MAX_BYTES, 0, &text, &len, &err) < 0) {
-		cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){ policy_file, r->line, 0, NULL },
+		cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID,
+			     (cr_diag_loc){policy_file, r->line, 0, NULL},
 			     "commit the lockfile, or remove it from lockfile_enforcement.lockfiles",
 			     "registries.%s: lockfile %s", r->manager, err->msg);
 		return -1;

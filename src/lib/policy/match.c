@@ -59,7 +59,7 @@ static const cr_net_rule *find(const cr_net_rule *rules, size_t n, bool exact, c
 
 bool cr_host_is_metadata(const cr_host_pattern *dest)
 {
-	static const char *const addrs[] = { "169.254.169.254", "169.254.170.2", "fd00:ec2::254", NULL };
+	static const char *const addrs[] = {"169.254.169.254", "169.254.170.2", "fd00:ec2::254", NULL};
 	if (dest->kind == CR_HOST_NAME)
 		return strcmp(dest->text, "metadata.google.internal") == 0;
 	for (size_t i = 0; addrs[i]; i++)
@@ -78,7 +78,7 @@ static void decide(cr_decision *d, cr_action a, cr_match_step s, const cr_net_ru
 
 int cr_policy_decide(const cr_policy *p, const char *host, uint16_t port, cr_decision *out, cr_error **err)
 {
-	*out = (cr_decision){ .port = port };
+	*out = (cr_decision){.port = port};
 	cleanup_free char *why = NULL;
 	if (cr_host_dest_parse(host, &out->dest, &why) < 0)
 		return cr_error_make(err, 0, CR_REASON_POLICY_INVALID, "%s", why);
@@ -106,7 +106,8 @@ void cr_decision_clear(cr_decision *d)
 }
 
 static const char *const step_names[] = {
-	"metadata_guard", "deny_exact", "allow_exact", "deny_wildcard", "allow_wildcard", "default", "ip_no_rule",
+	"metadata_guard", "deny_exact", "allow_exact", "deny_wildcard",
+	"allow_wildcard", "default",    "ip_no_rule",
 };
 
 const char *cr_match_step_name(cr_match_step s)
@@ -132,7 +133,8 @@ char *cr_decision_explain(const cr_decision *d)
 	cr_buf_init(&b, 1 << 16);
 	switch (d->step) {
 	case CR_STEP_METADATA_GUARD:
-		cr_buf_puts(&b, "denied: cloud metadata endpoint; only an allow rule naming it exactly opens it");
+		cr_buf_puts(&b,
+			    "denied: cloud metadata endpoint; only an allow rule naming it exactly opens it");
 		break;
 	case CR_STEP_DENY_EXACT:
 	case CR_STEP_DENY_WILDCARD:
@@ -142,7 +144,8 @@ char *cr_decision_explain(const cr_decision *d)
 		describe_rule(&b, d->rule);
 		break;
 	case CR_STEP_DEFAULT:
-		cr_buf_printf(&b, "%s by sandbox.network.default: no rule matches", d->action == CR_ACTION_ALLOW ? "allowed" : "denied");
+		cr_buf_printf(&b, "%s by sandbox.network.default: no rule matches",
+			      d->action == CR_ACTION_ALLOW ? "allowed" : "denied");
 		break;
 	case CR_STEP_IP_NO_RULE:
 		cr_buf_puts(&b, "denied: an IP address is matched only by IP/CIDR rules, and none matches");

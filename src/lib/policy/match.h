@@ -22,11 +22,11 @@ typedef enum cr_match_step {
 
 typedef struct cr_decision {
 	cr_action action;
-	cr_reason reason;          /* CR_REASON_NONE when allowed, else host_not_allowed */
+	cr_reason reason; /* CR_REASON_NONE when allowed, else host_not_allowed */
 	cr_match_step step;
-	const cr_net_rule *rule;   /* the deciding rule; NULL for the guard and defaults */
+	const cr_net_rule *rule;      /* the deciding rule; NULL for the guard and defaults */
 	const cr_net_rule *port_miss; /* a rule whose host matched but whose ports did not, if any */
-	cr_host_pattern dest;      /* the normalised destination (owned; cr_decision_clear) */
+	cr_host_pattern dest;         /* the normalised destination (owned; cr_decision_clear) */
 	uint16_t port;
 } cr_decision;
 
