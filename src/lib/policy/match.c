@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* match.c -- destination decisions with the precedence of spec §5.2.1:
- *   0. built-in guard: cloud metadata endpoints (169.254.169.254,
+ *   1. explicit deny, exact name or IP;
+ *      built-in guard: cloud metadata endpoints (169.254.169.254,
  *      169.254.170.2, fd00:ec2::254, metadata.google.internal) are denied
  *      unless an allow rule names that exact IP or name;
- *   1. explicit deny, exact name or IP;
  *   2. explicit allow, exact name or IP;
  *   3. explicit deny, wildcard or CIDR (not in the spec's list: we place it
  *      here so a deny can carve a subtree out of a broader wildcard allow);
@@ -84,10 +84,10 @@ int cr_policy_decide(const cr_policy *p, const char *host, uint16_t port, cr_dec
 		return cr_error_make(err, 0, CR_REASON_POLICY_INVALID, "%s", why);
 	const cr_net_rule *r, **miss = &out->port_miss;
 	const cr_net_rule *exact_allow = find(p->network.allow, p->network.n_allow, true, out, miss);
-	if (cr_host_is_metadata(&out->dest) && !exact_allow)
-		return decide(out, CR_ACTION_DENY, CR_STEP_METADATA_GUARD, NULL), 0;
 	if ((r = find(p->network.deny, p->network.n_deny, true, out, NULL)))
 		return decide(out, CR_ACTION_DENY, CR_STEP_DENY_EXACT, r), 0;
+	if (cr_host_is_metadata(&out->dest) && !exact_allow)
+		return decide(out, CR_ACTION_DENY, CR_STEP_METADATA_GUARD, NULL), 0;
 	if (exact_allow)
 		return decide(out, CR_ACTION_ALLOW, CR_STEP_ALLOW_EXACT, exact_allow), 0;
 	if ((r = find(p->network.deny, p->network.n_deny, false, out, NULL)))
