@@ -207,6 +207,20 @@ static void test_reports_all_errors(void **state)
 	cr_diags_clear(&d);
 }
 
+static void test_unquoted_wildcards_do_not_hide_other_errors(void **state)
+{
+	(void)state;
+	cr_diags d;
+	cr_policy *p = parse_yaml(POLICY_HEAD "    alow: []\n    allow:\n      - host: *.a.example\n"
+					      "      - host: *.b.example\n        ports: [0]\n",
+				  &d);
+	assert_null(p);
+	assert_int_equal(d.n_errors, 4);
+	assert_non_null(find_diag(&d, "unknown key 'alow'"));
+	assert_non_null(find_diag(&d, "0 is not a port"));
+	cr_diags_clear(&d);
+}
+
 static void test_spec_example(void **state)
 {
 	(void)state;
@@ -339,6 +353,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_cases),
 		cmocka_unit_test(test_reports_all_errors),
+		cmocka_unit_test(test_unquoted_wildcards_do_not_hide_other_errors),
 		cmocka_unit_test(test_spec_example),
 		cmocka_unit_test(test_normalisation),
 		cmocka_unit_test(test_defaults),

@@ -220,6 +220,7 @@ static const struct cr_walk_field root_fields[] = {
 int cr_policy_from_yaml(const char *text, size_t len, const char *file, cr_policy **out, cr_diags *diags)
 {
 	cleanup_ynode cr_ynode *root = NULL;
+	size_t errors = diags->n_errors;
 	if (cr_yaml_parse(text, len, file, &root, diags) < 0)
 		return -1;
 	if (!root) {
@@ -230,7 +231,6 @@ int cr_policy_from_yaml(const char *text, size_t len, const char *file, cr_polic
 	}
 	cleanup_policy cr_policy *p = cr_policy_new();
 	struct cr_walk w = {.file = file, .diags = diags};
-	size_t errors = diags->n_errors;
 	cr_walk_map(&w, root, root_fields, p);
 	if (diags->n_errors != errors)
 		return -1;

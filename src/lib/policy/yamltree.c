@@ -20,6 +20,7 @@ struct builder {
 	size_t documents;
 	cr_ynode *root;
 	bool failed;
+	size_t wildcard_at, wildcard_len; /* an unquoted wildcard stopped the parse here */
 };
 
 static void fail_at(struct builder *b, yaml_mark_t m, const char *hint, const char *msg)
@@ -177,6 +178,8 @@ static bool report_unquoted_wildcard(struct builder *b, const yaml_parser_t *p, 
 	fail_at(b, p->context_mark, hint, "unquoted '*' starts a YAML alias; a wildcard host must be quoted");
 	free(hint);
 	free(word);
+	b->wildcard_at = at;
+	b->wildcard_len = n;
 	return true;
 }
 
@@ -198,37 +201,78 @@ static void unwind(struct builder *b)
 		cr_ynode_free(b->stack[--b->depth]);
 }
 
+/* One pass of libyaml over text; the tree (if any) is left in b->root. */
+static void parse_once(struct builder *b, const char *text, size_t len)
+{
+	yaml_parser_t p;
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	bool done = false;
+	while (!done && !b->failed) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(&p, &ev)) {
+			report_parser_error(b, &p, text, len);
+			break;
+		}
+		on_event(b, &ev);
+		done = ev.type == YAML_STREAM_END_EVENT;
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&p);
+	unwind(b);
+}
+
+/* Returns a copy of text with the token at [at, at+n) put in quotes. */
+static char *quote_token(const char *text, size_t *len, size_t at, size_t n)
+{
+	char *out = cr_xmalloc(*len + 3);
+	memcpy(out, text, at);
+	out[at] = '"';
+	memcpy(out + at + 1, text + at, n);
+	out[at + n + 1] = '"';
+	memcpy(out + at + n + 2, text + at + n, *len - at - n);
+	*len += 2;
+	out[*len] = '\0';
+	return out;
+}
+
+/* An unquoted wildcard stops libyaml; it is reported, quoted in a working
+ * copy, and the parse is repeated so that the rest of the file is still
+ * checked (up to 64 such repairs). */
 int cr_yaml_parse(const char *text, size_t len, const char *file, cr_ynode **root, cr_diags *diags)
 {
-	struct builder b = {.file = file, .diags = diags};
 	*root = NULL;
 	if (len > CR_YAML_MAX_BYTES) {
 		cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){file, 0, 0, NULL},
 			     NULL, "file is larger than %u bytes", CR_YAML_MAX_BYTES);
 		return -1;
 	}
-	yaml_parser_t p;
-	yaml_parser_initialize(&p);
-	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-	bool done = false;
-	while (!done && !b.failed) {
-		yaml_event_t ev;
-		if (!yaml_parser_parse(&p, &ev)) {
-			report_parser_error(&b, &p, text, len);
-			break;
+	cleanup_free char *work = NULL;
+	cr_diags repaired = {0}; /* the unquoted-wildcard errors of earlier passes */
+	for (int repairs = 0;; repairs++) {
+		cr_diags pass = {0};
+		struct builder b = {.file = file, .diags = &pass};
+		parse_once(&b, work ? work : text, len);
+		bool retry = b.failed && b.wildcard_len && repairs < 64;
+		if (retry) {
+			/* keep only this pass's last diagnostic: the wildcard error */
+			cr_diags last = {.items = &pass.items[pass.n - 1], .n = 1};
+			cr_diags_merge(&repaired, &last);
+			char *next = quote_token(work ? work : text, &len, b.wildcard_at, b.wildcard_len);
+			free(work);
+			work = next;
+		} else {
+			cr_diags_merge(diags, &repaired);
+			cr_diags_merge(diags, &pass);
+			cr_diags_clear(&repaired);
 		}
-		on_event(&b, &ev);
-		done = ev.type == YAML_STREAM_END_EVENT;
-		yaml_event_delete(&ev);
-	}
-	yaml_parser_delete(&p);
-	unwind(&b);
-	if (b.failed) {
+		cr_diags_clear(&pass);
+		if (!retry && b.failed)
+			cr_ynode_free(b.root);
+		if (!retry)
+			return b.failed ? -1 : (*root = b.root, 0);
 		cr_ynode_free(b.root);
-		return -1;
 	}
-	*root = b.root;
-	return 0;
 }
 
 const cr_ynode *cr_ymap_get(const cr_ynode *m, const char *key)

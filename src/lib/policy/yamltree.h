@@ -31,9 +31,12 @@ typedef struct cr_ynode {
 	size_t cap;
 } cr_ynode;
 
-/* Parses `len` bytes of YAML. On success returns 0 and sets *root (an empty
- * document yields a NULL root). Syntax errors and unsupported constructs are
- * added to diags (reason policy_invalid, file `file`) and -1 is returned. */
+/* Parses `len` bytes of YAML. Returns 0 and sets *root when a tree could be
+ * built (an empty document yields a NULL root), -1 otherwise. Problems are
+ * added to diags (reason policy_invalid, file `file`); an unquoted wildcard
+ * host (`- host: *.example.org`) is reported as an error but repaired so that
+ * the tree is still built and the rest of the file can be checked: callers
+ * must look at diags->n_errors, not only at the return value. */
 int cr_yaml_parse(const char *text, size_t len, const char *file, cr_ynode **root, cr_diags *diags);
 
 void cr_ynode_free(cr_ynode *n);

@@ -76,7 +76,10 @@ void cr_diags_print(const cr_diags *d, FILE *out)
 			fprintf(out, "%s:%u: ", g->file, g->line);
 		else if (g->file)
 			fprintf(out, "%s: ", g->file);
-		fprintf(out, "%s[%s]: ", severity_name(g->severity), cr_reason_name(g->reason));
+		if (g->reason == CR_REASON_NONE)
+			fprintf(out, "%s: ", severity_name(g->severity));
+		else
+			fprintf(out, "%s[%s]: ", severity_name(g->severity), cr_reason_name(g->reason));
 		if (g->path)
 			fprintf(out, "%s: ", g->path);
 		fprintf(out, "%s\n", g->message);
