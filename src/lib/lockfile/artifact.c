@@ -172,9 +172,13 @@ void cr_artifact_list_normalize(cr_artifact_list *l)
 	qsort(l->items, l->n, sizeof(*l->items), cmp_final);
 }
 
+/* Parsers only yield UTF-8; bytes of an artifact built elsewhere are kept
+ * as they are rather than dropped. */
 static json_t *str_or_empty(const char *s)
 {
-	return json_string(s ? s : "");
+	s = s ? s : "";
+	json_t *j = json_string(s);
+	return j ? j : json_stringn_nocheck(s, strlen(s));
 }
 
 json_t *cr_artifact_to_json(const cr_artifact *a)
@@ -187,7 +191,7 @@ json_t *cr_artifact_to_json(const cr_artifact *a)
 	json_object_set_new(o, "integrity", str_or_empty(a->integrity));
 	json_object_set_new(o, "kind", json_string(cr_artifact_kind_name(a->kind)));
 	if (a->alias)
-		json_object_set_new(o, "alias", json_string(a->alias));
+		json_object_set_new(o, "alias", str_or_empty(a->alias));
 	json_object_set_new(o, "optional", json_boolean(a->optional));
 	json_object_set_new(o, "bundled", json_boolean(a->bundled));
 	json_object_set_new(o, "dev", json_boolean(a->dev));

@@ -79,6 +79,45 @@ static void fill_empty(char **s)
 		*s = cr_xstrdup("");
 }
 
+/* Bytes allowed after lead byte b for a well-formed sequence (RFC 3629):
+ * the first continuation's range and the number of continuations. */
+static int utf8_seq(unsigned char b, unsigned char *lo, unsigned char *hi)
+{
+	*lo = 0x80, *hi = 0xbf;
+	if (b >= 0xc2 && b <= 0xdf)
+		return 1;
+	if (b == 0xe0)
+		*lo = 0xa0;
+	if (b == 0xed)
+		*hi = 0x9f;
+	if (b >= 0xe0 && b <= 0xef)
+		return 2;
+	if (b == 0xf0)
+		*lo = 0x90;
+	if (b == 0xf4)
+		*hi = 0x8f;
+	return b >= 0xf0 && b <= 0xf4 ? 3 : -1;
+}
+
+static bool valid_utf8(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	while (*s) {
+		unsigned char lo, hi;
+		if (*s < 0x80) {
+			s++;
+			continue;
+		}
+		int n = utf8_seq(*s++, &lo, &hi);
+		if (n < 0 || *s < lo || *s > hi)
+			return false;
+		for (s++; --n > 0; s++)
+			if (*s < 0x80 || *s > 0xbf)
+				return false;
+	}
+	return true;
+}
+
 int cr_lock_emit(cr_lock_ctx *c, cr_artifact *a)
 {
 	if (c->out->n - c->start_n >= CR_LOCKFILE_MAX_ARTIFACTS) {
@@ -89,11 +128,22 @@ int cr_lock_emit(cr_lock_ctx *c, cr_artifact *a)
 		cr_artifact_clear(a);
 		return -1;
 	}
-	fill_empty(&a->name);
-	fill_empty(&a->version);
-	fill_empty(&a->registry);
-	fill_empty(&a->resolved);
-	fill_empty(&a->integrity);
+	char **fields[] = {&a->name, &a->version, &a->registry, &a->resolved, &a->integrity, &a->alias};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (i < 5)
+			fill_empty(fields[i]);
+		if (*fields[i] && (strlen(*fields[i]) > CR_LOCK_MAX_FIELD || !valid_utf8(*fields[i]))) {
+			cr_lock_error(c, a->line, NULL, NULL, "a value is longer than %u bytes or not UTF-8",
+				      CR_LOCK_MAX_FIELD);
+			cr_artifact_clear(a);
+			return -1;
+		}
+	}
+	if (!*a->name) { /* parsers check names; an empty one must never reach a policy */
+		cr_lock_error(c, a->line, NULL, NULL, "entry without a package name");
+		cr_artifact_clear(a);
+		return -1;
+	}
 	free(a->manager);
 	a->manager = cr_xstrdup(c->manager);
 	free(a->lockfile);

@@ -43,13 +43,16 @@ static void advance_to(npm_parse *p, size_t to)
 	p->pos = to;
 }
 
-/* `"key"` followed by optional blanks, ':', optional blanks and '{'. */
-static bool opens_object_at(const char *s, const char *end)
+/* `"key"` followed by optional blanks and ':', then (when need_object)
+ * optional blanks and '{'. */
+static bool key_at(const char *s, const char *end, bool need_object)
 {
 	while (s < end && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
 		s++;
 	if (s >= end || *s++ != ':')
 		return false;
+	if (!need_object)
+		return true;
 	while (s < end && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
 		s++;
 	return s < end && *s == '{';
@@ -69,8 +72,10 @@ static const char *find_bytes(const char *s, size_t n, const char *needle, size_
 	return NULL;
 }
 
-/* Line of the next `"key": {` after the cursor, 0 when not found nearby. */
-static unsigned line_of_key(npm_parse *p, const char *key)
+/* Line of the next `"key":` after the cursor, 0 when not found nearby. A
+ * v1 name also appears in "requires" maps, so there it must open an object;
+ * a v2/v3 path key is unique and may hold anything. */
+static unsigned line_of_key(npm_parse *p, const char *key, bool need_object)
 {
 	if (strpbrk(key, "\"\\"))
 		return 0; /* escaped in the text; not worth decoding */
@@ -82,7 +87,7 @@ static unsigned line_of_key(npm_parse *p, const char *key)
 		const char *hit = find_bytes(s, (size_t)(end - s), quoted, qlen);
 		if (!hit)
 			return 0;
-		if (opens_object_at(hit + qlen, p->text + p->len)) {
+		if (key_at(hit + qlen, p->text + p->len, need_object)) {
 			advance_to(p, (size_t)(hit - p->text));
 			return p->line;
 		}
@@ -198,7 +203,7 @@ static const char *name_from_key(const char *key)
 static void packages_entry(npm_parse *p, const char *key, json_t *e)
 {
 	cleanup_free char *jpath = cr_asprintf("packages[\"%.200s\"]", key);
-	unsigned line = line_of_key(p, key);
+	unsigned line = line_of_key(p, key, false);
 	npm_entry ent = {0};
 	if (read_entry(p, e, jpath, line, false, &ent) < 0)
 		return;
@@ -282,7 +287,7 @@ static void v1_entry(npm_parse *p, const char *key, json_t *e, const char *paren
 {
 	cleanup_free char *jpath =
 		cr_asprintf("%s%sdependencies[\"%.128s\"]", parent, *parent ? "." : "", key);
-	unsigned line = line_of_key(p, key);
+	unsigned line = line_of_key(p, key, true);
 	npm_entry ent = {0};
 	if (read_entry(p, e, jpath, line, true, &ent) < 0)
 		return;
@@ -352,7 +357,7 @@ static int lockfile_version(npm_parse *p, json_t *root)
 		return -1;
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 3) {
-		cr_lock_error(&p->ctx, line_of_key(p, "lockfileVersion"), "lockfileVersion",
+		cr_lock_error(&p->ctx, line_of_key(p, "lockfileVersion", false), "lockfileVersion",
 			      "lockfileVersion 1, 2 and 3 are supported", "unsupported \"lockfileVersion\"");
 		return -1;
 	}

@@ -243,11 +243,13 @@ static char *name_from_url(const char *url)
 		egg += 5;
 		return pep503(egg, strcspn(egg, "&#[ "));
 	}
+	const char *sep = strstr(url, "://");
+	size_t path = sep ? (size_t)(sep + 3 - url) + strcspn(sep + 3, "/?#") : 0;
 	size_t end = strcspn(url, "?#");
-	while (end && url[end - 1] == '/')
+	while (end > path && url[end - 1] == '/')
 		end--;
 	size_t start = end;
-	while (start && url[start - 1] != '/')
+	while (start > path && url[start - 1] != '/')
 		start--;
 	size_t n = 0;
 	while (start + n < end && url[start + n] != '-' && (url[start + n] != '.' || n == 0))
@@ -367,6 +369,8 @@ static void requirement_line(pip_parse *p, const words *w)
 	char *semi = strchr(req, ';'); /* environment marker: kept out of the name */
 	if (semi)
 		*semi = '\0';
+	for (size_t n = strlen(req); n && (req[n - 1] == ' ' || req[n - 1] == '\t'); n--)
+		req[n - 1] = '\0';
 	cleanup_buf cr_buf hashes;
 	cr_buf_init(&hashes, CR_LOCK_MAX_FIELD);
 	if (requirement_options(p, w, k, &hashes) < 0)
