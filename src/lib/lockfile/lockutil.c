@@ -33,8 +33,9 @@ int cr_lock_ctx_result(const cr_lock_ctx *c)
 	return c->diags->n_errors > c->start_errors ? -1 : 0;
 }
 
-static void vreport(cr_lock_ctx *c, cr_diag_severity sev, unsigned line, const char *jpath, const char *hint,
-		    const char *fmt, va_list ap)
+__attribute__((format(printf, 6, 0))) static void vreport(cr_lock_ctx *c, cr_diag_severity sev, unsigned line,
+							  const char *jpath, const char *hint,
+							  const char *fmt, va_list ap)
 {
 	cleanup_free char *msg = cr_vasprintf(fmt, ap);
 	cr_diags_add(c->diags, sev, CR_REASON_POLICY_INVALID,

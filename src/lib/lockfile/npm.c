@@ -18,15 +18,18 @@
 
 /* Deepest nesting of v1 "dependencies" maps we follow. */
 #define NPM_V1_MAX_DEPTH 64
-/* How far ahead the line scan looks for the next key. */
-#define LINE_SCAN_WINDOW (1u << 20)
+/* How far ahead the line scan looks for the next key, and how many keys it
+ * may fail to find before it stops looking (lines are then 0). */
+#define LINE_SCAN_WINDOW     (1u << 20)
+#define LINE_SCAN_MAX_MISSES 16u
 
 typedef struct npm_parse {
 	cr_lock_ctx ctx;
 	const char *text;
 	size_t len;
-	size_t pos;    /* line scan cursor */
-	unsigned line; /* line of text[pos] */
+	size_t pos;      /* line scan cursor */
+	unsigned line;   /* line of text[pos] */
+	unsigned misses; /* keys the scan did not find; past a few it gives up */
 } npm_parse;
 
 /* jansson provides json_decrefp() for its json_auto_t */
@@ -77,7 +80,7 @@ static const char *find_bytes(const char *s, size_t n, const char *needle, size_
  * a v2/v3 path key is unique and may hold anything. */
 static unsigned line_of_key(npm_parse *p, const char *key, bool need_object)
 {
-	if (strpbrk(key, "\"\\"))
+	if (strpbrk(key, "\"\\") || p->misses > LINE_SCAN_MAX_MISSES)
 		return 0; /* escaped in the text; not worth decoding */
 	cleanup_free char *quoted = cr_asprintf("\"%s\"", key);
 	size_t qlen = strlen(quoted);
@@ -86,13 +89,14 @@ static unsigned line_of_key(npm_parse *p, const char *key, bool need_object)
 	while (s < end) {
 		const char *hit = find_bytes(s, (size_t)(end - s), quoted, qlen);
 		if (!hit)
-			return 0;
+			break;
 		if (key_at(hit + qlen, p->text + p->len, need_object)) {
 			advance_to(p, (size_t)(hit - p->text));
 			return p->line;
 		}
 		s = hit + 1;
 	}
+	p->misses++; /* keys written with \u escapes: stop paying for a window scan each */
 	return 0;
 }
 
