@@ -11,8 +11,9 @@
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
-static void add(struct cr_walk *w, cr_diag_severity sev, const cr_ynode *at, cr_reason reason,
-		const char *hint, const char *fmt, va_list ap)
+__attribute__((format(printf, 6, 0))) static void add(struct cr_walk *w, cr_diag_severity sev,
+						      const cr_ynode *at, cr_reason reason, const char *hint,
+						      const char *fmt, va_list ap)
 {
 	cleanup_free char *msg = cr_vasprintf(fmt, ap);
 	cr_diag_loc loc = {w->file, at ? at->line : 0, at ? at->col : 0, w->path};
