@@ -5,6 +5,7 @@
  * bare IPv6 and http(s):// URLs; the port defaults to 443. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/policy_opts.h"
 #include "policy/match.h"
@@ -46,9 +47,9 @@ static char *split_dest(const char *in, long *port)
 	long def = 443;
 	if (scheme) {
 		size_t sl = (size_t)(scheme - in);
-		if (sl == 4 && strncmp(in, "http", 4) == 0)
+		if (sl == 4 && strncasecmp(in, "http", 4) == 0)
 			def = 80;
-		else if (!(sl == 5 && strncmp(in, "https", 5) == 0))
+		else if (!(sl == 5 && strncasecmp(in, "https", 5) == 0))
 			return NULL;
 		s = scheme + 3;
 		const char *at = memchr(s, '@', strcspn(s, "/?#"));
@@ -113,11 +114,13 @@ static json_t *rule_json(const cr_net_rule *r)
 
 static void print_json(const char *input, const cr_decision *dec, const cr_policy *p, const char *why)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s, s:s, s:o, s:s, s:s}", "input", input,
+	/* reason_code is null for an allowed destination */
+	json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:s, s:s?, s:s, s:o, s:s, s:s}", "input", input,
 			      "destination", dec->dest.text, "kind", cr_host_kind_name(dec->dest.kind),
 			      "port", dec->port, "decision", cr_action_name(dec->action), "reason_code",
-			      cr_reason_name(dec->reason), "step", cr_match_step_name(dec->step), "rule",
-			      rule_json(dec->rule), "explanation", why, "policy_hash", p->policy_hash);
+			      dec->reason ? cr_reason_name(dec->reason) : NULL, "step",
+			      cr_match_step_name(dec->step), "rule", rule_json(dec->rule), "explanation", why,
+			      "policy_hash", p->policy_hash);
 	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 	fputc('\n', stdout);
 	json_decref(o);

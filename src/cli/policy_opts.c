@@ -30,7 +30,11 @@ int cr_policy_parse_opts(int argc, char **argv, const char *usage, cr_policy_opt
 		}
 	}
 	longopts[n] = (struct option){0};
-	const char *cmd = usage;
+	char cmd[64];
+	size_t cl = strcspn(usage, "[");
+	while (cl && usage[cl - 1] == ' ')
+		cl--;
+	snprintf(cmd, sizeof(cmd), "%.*s", (int)cl, usage);
 	int c;
 	opterr = 0;
 	optind = 1;

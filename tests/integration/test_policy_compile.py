@@ -188,6 +188,8 @@ def test_source_fields_strip_credentials_and_record_head(cr):
     ("origin", "ssh://user:secret@git.example:2222/org/repo.git", "ssh://git.example:2222/org/repo.git"),
     # no origin: the first remote is used, and cleaned the same way
     ("upstream", "https://user:secret@example.com/org/repo.git", "https://example.com/org/repo.git"),
+    # tokens in the query string or fragment are dropped too
+    ("origin", "https://example.com/org/repo.git?token=s3cr3t#x", "https://example.com/org/repo.git"),
 ])
 def test_source_repository_never_carries_credentials(cr, remote_name, url, expected):
     repo = cr.repo({"cleanroom.yaml": MINIMAL_POLICY})
@@ -195,7 +197,7 @@ def test_source_repository_never_carries_credentials(cr, remote_name, url, expec
     rc, raw, err = cr.run_bytes("policy", "compile", "--json", cwd=repo)
     assert rc == 0, err
     assert json.loads(raw)["source"]["repository"] == expected
-    assert b"tokenvalue" not in raw and b"user:secret" not in raw
+    assert b"tokenvalue" not in raw and b"user:secret" not in raw and b"s3cr3t" not in raw
 
 
 def test_source_fields_without_remote_use_directory_name(cr):

@@ -127,3 +127,21 @@ def test_lockfile_from_a_registry_that_is_not_allowed_warns(cr):
     assert "registry_not_allowed" in codes, doc
     assert any("registry.npm.example" in d["message"] and d["file"] == "package-lock.json"
                for d in doc["diagnostics"]), doc
+
+
+def test_lockfile_symlink_leaving_the_repository_is_refused(cr):
+    """Lockfiles are read with RESOLVE_BENEATH: a symlink out of the
+    repository is an error, one inside it is followed."""
+    outside = cr.plain_dir({"package-lock.json": '{"lockfileVersion": 3, "packages": {}}'}, name="outside")
+    repo = cr.repo({"cleanroom.yaml": POLICY.format(hosts="registry.npm.example")}, commit=False)
+    (repo / "package-lock.json").symlink_to(outside / "package-lock.json")
+    r = cr.run("policy", "validate", cwd=repo)
+    assert r.rc == 1, r
+    assert "open 'package-lock.json': it resolves outside the repository" in r.err, r
+
+    (repo / "package-lock.json").unlink()
+    (repo / "locks").mkdir()
+    (repo / "locks" / "real.json").write_text('{"lockfileVersion": 3, "packages": {}}')
+    (repo / "package-lock.json").symlink_to("locks/real.json")
+    r = cr.run("policy", "validate", cwd=repo)
+    assert r.rc == 0, r

@@ -135,11 +135,6 @@ def test_repo_flag_runs_from_anywhere(cr):
     assert r.rc == 0, r
 
 
-@pytest.mark.xfail(
-    reason="BUG: with -C DIR a relative -c PATH is resolved against the process's current "
-    "directory, not DIR (git -C / make -C / tar -C semantics); the file is not found",
-    strict=True,
-)
 def test_relative_config_path_is_relative_to_repo_flag(cr):
     repo = cr.repo({"ci/alt.yaml": MINIMAL_POLICY})
     elsewhere = cr.plain_dir()
@@ -171,3 +166,14 @@ def test_no_policy_file(cr):
     r = cr.run("policy", "explain", "example.com", cwd=repo)
     assert r.rc == 2, r
     assert ".buildkite/cleanroom.yaml" in r.err, r
+
+
+def test_dangling_policy_symlink_is_reported_not_skipped(cr):
+    """A cleanroom.yaml that is a dangling symlink is the policy: its error is
+    reported instead of silently falling back to .buildkite/cleanroom.yaml."""
+    repo = cr.repo({".buildkite/cleanroom.yaml": "version: 1\nsandbox:\n  network:\n    default: deny\n"},
+                   commit=False)
+    (repo / "cleanroom.yaml").symlink_to("missing.yaml")
+    r = cr.run("policy", "validate", cwd=repo)
+    assert r.rc == 1, r
+    assert "open 'cleanroom.yaml': No such file or directory" in r.err, r

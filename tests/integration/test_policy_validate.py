@@ -244,11 +244,6 @@ def test_deny_without_ports_conflicts_with_default_ports(cr):
     assert "2001:db8::1 ports 80, 443 are both allowed and denied" in r.err, r
 
 
-@pytest.mark.xfail(
-    reason="BUG: policy_conflict diagnostics carry no column (text 'cleanroom.yaml:10: error...', "
-    "JSON column 0) although every other validation error has file:line:col",
-    strict=True,
-)
 def test_conflict_diagnostic_has_a_column(cr):
     repo = cr.repo({"cleanroom.yaml": CONFLICT})
     r = cr.run("policy", "validate", cwd=repo)
@@ -276,13 +271,6 @@ def test_usage_errors_exit_2(cr):
     assert r.rc == 0 and r.out.startswith("Usage: cleanroom policy validate"), r
 
 
-@pytest.mark.xfail(
-    reason="BUG: for an unknown option the usage error names the whole usage string as the command "
-    "('cleanroom policy validate [-c PATH] [-C DIR] [--json]: error[usage_invalid]: ...' and "
-    "\"Run 'cleanroom policy validate [-c PATH] [-C DIR] [--json] --help'\"); "
-    "src/cli/policy_opts.c passes `usage` as the command name",
-    strict=True,
-)
 def test_unknown_option_message_names_the_command(cr):
     repo = cr.repo({"cleanroom.yaml": MINIMAL_POLICY})
     r = cr.run("policy", "validate", "--bogus", cwd=repo)

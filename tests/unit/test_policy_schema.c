@@ -78,12 +78,12 @@ static const struct bad_case bad_cases[] = {
 	{"conflict",
 	 POLICY_HEAD
 	 "    allow:\n      - host: a.example\n        ports: [443]\n    deny:\n      - host: a.example\n",
-	 9, 0, "sandbox.network.deny[0]", CR_REASON_POLICY_CONFLICT,
+	 9, 9, "sandbox.network.deny[0]", CR_REASON_POLICY_CONFLICT,
 	 "a.example port 443 is both allowed and denied", "allowed at sandbox.network.allow[0]"},
 	{"conflict normalised",
 	 POLICY_HEAD
 	 "    allow:\n      - host: A.Example.\n    deny:\n      - host: a.example\n        ports: [80]\n",
-	 8, 0, "sandbox.network.deny[0]", CR_REASON_POLICY_CONFLICT, "port 80 is both allowed and denied",
+	 8, 9, "sandbox.network.deny[0]", CR_REASON_POLICY_CONFLICT, "port 80 is both allowed and denied",
 	 NULL},
 	{"ttl range", "version: 1\nsandbox:\n  ttl_minutes: 0\n  network:\n    default: deny\n", 3, 16,
 	 "sandbox.ttl_minutes", CR_REASON_POLICY_INVALID, "out of range", NULL},

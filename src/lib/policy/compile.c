@@ -50,7 +50,10 @@ static json_t *rules_json(const cr_net_rule *r, size_t n, bool is_allow)
 static json_t *lockfile_policy_json(const cr_registry *r)
 {
 	json_t *inputs = json_array();
-	for (size_t i = 0; i < r->n_lockfiles; i++)
+	/* Lockfiles listed while enforcement is off are ignored (the schema
+	 * reader warns): they were never read, so they have no format or digest
+	 * and the compiled-policy reader would reject them. */
+	for (size_t i = 0; r->lock_enabled && i < r->n_lockfiles; i++)
 		json_array_append_new(inputs,
 				      json_pack("{s:s, s:s, s:s}", "path", r->lockfiles[i].path, "format",
 						r->lockfiles[i].format, "sha256", r->lockfiles[i].sha256));

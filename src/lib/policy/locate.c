@@ -44,6 +44,7 @@ static char *repo_root(const char *start)
 
 void cr_url_strip_credentials(char *url)
 {
+	url[strcspn(url, "?#")] = '\0'; /* tokens also hide in query strings */
 	char *scheme = strstr(url, "://");
 	char *auth = scheme ? scheme + 3 : url;
 	size_t alen = strcspn(auth, "/");
@@ -87,6 +88,8 @@ static void fill_source(cr_policy *p, const char *root, const char *policy_path)
  * path as given with -c), NULL with an error diagnostic when none exists. */
 static char *choose_file(const cr_policy_request *req, const char *root, cr_diags *diags)
 {
+	if (req->config_path && req->config_path[0] != '/' && req->start_dir)
+		return cr_asprintf("%s/%s", req->start_dir, req->config_path);
 	if (req->config_path)
 		return cr_xstrdup(req->config_path);
 	cleanup_close int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -32,5 +32,6 @@ int cr_policy_load_repo(const cr_policy_request *req, cr_policy_result *res, cr_
 
 void cr_policy_result_clear(cr_policy_result *res);
 
-/* Removes "user:password@" from a URL's authority, in place. */
+/* Removes "user:password@" from a URL's authority, and any query string or
+ * fragment, in place. */
 void cr_url_strip_credentials(char *url);

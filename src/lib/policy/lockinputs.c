@@ -63,7 +63,8 @@ static int load_one(cr_policy *p, cr_registry *r, cr_lockfile_input *in, int rep
 	const cr_lockfile_format *f = cr_lockfile_format_for(r->manager, in->path);
 	if (!f)
 		return -1; /* reported by the schema reader */
-	if (cr_read_file_at(repo_dirfd, in->path, CR_LOCKFILE_MAX_BYTES, 0, &text, &len, &err) < 0) {
+	if (cr_read_file_at(repo_dirfd, in->path, CR_LOCKFILE_MAX_BYTES, CR_READ_BENEATH, &text, &len, &err) <
+	    0) {
 		cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID,
 			     (cr_diag_loc){policy_file, r->line, 0, NULL},
 			     "commit the lockfile, or remove it from lockfile_enforcement.lockfiles",

@@ -95,7 +95,7 @@ static void report_conflict(const cr_net_rule *allow, const cr_net_rule *deny, c
 	cleanup_free char *hint = cr_asprintf("remove %s from one of the two lists (allowed at %s, line %u)",
 					      allow->host.text, allow->origin, allow->line);
 	cr_diags_add(diags, CR_DIAG_ERROR, CR_REASON_POLICY_CONFLICT,
-		     (cr_diag_loc){file, deny->line, 0, deny->origin}, hint,
+		     (cr_diag_loc){file, deny->line, deny->col, deny->origin}, hint,
 		     "%s port%s %s %s both allowed and denied", deny->host.text, count > 1 ? "s" : "",
 		     ports.data, count > 1 ? "are" : "is");
 }

@@ -36,7 +36,7 @@ typedef struct cr_net_rule {
 	size_t n_ports;
 	char *reason;  /* "" when none */
 	char *origin;  /* where it was written: "sandbox.network.allow[2]" or "network.allow_rules[0]" */
-	unsigned line; /* source line, 0 when read from a compiled policy */
+	unsigned line, col; /* source position, 0 when read from a compiled policy */
 } cr_net_rule;
 
 typedef enum cr_lock_mode { CR_LOCK_DENY_UNKNOWN, CR_LOCK_WARN, CR_LOCK_OFF } cr_lock_mode;

@@ -65,7 +65,8 @@ static void read_ports(struct cr_walk *w, const cr_ynode *v, void *obj)
 			      c->is_deny ? "omit ports to deny every port"
 					 : "omit ports to allow the defaults 80 and 443",
 			      "ports is empty");
-	qsort(c->rule.ports, c->rule.n_ports, sizeof(*c->rule.ports), cmp_port);
+	if (c->rule.n_ports) /* ports is NULL when the list is empty */
+		qsort(c->rule.ports, c->rule.n_ports, sizeof(*c->rule.ports), cmp_port);
 	size_t out = 0;
 	for (size_t i = 0; i < c->rule.n_ports; i++)
 		if (out == 0 || c->rule.ports[out - 1] != c->rule.ports[i])
@@ -131,6 +132,7 @@ static void read_rule(struct cr_walk *w, const cr_ynode *v, cr_policy *p, bool i
 	}
 	c.rule.origin = cr_xstrdup(w->path);
 	c.rule.line = v->line;
+	c.rule.col = v->col;
 	if (is_deny)
 		push_rule(&p->network.deny, &p->network.n_deny, c.rule);
 	else

@@ -172,7 +172,9 @@ static bool report_unquoted_wildcard(struct builder *b, const yaml_parser_t *p, 
 	if (!p->context || strcmp(p->context, "while scanning an alias") != 0 || at + 1 >= len ||
 	    text[at] != '*' || text[at + 1] != '.')
 		return false;
-	size_t n = strcspn(text + at, " \t\r\n,]}#");
+	size_t n = 0; /* text is not NUL-terminated: the scan stops at len */
+	while (at + n < len && !strchr(" \t\r\n,]}#", text[at + n]))
+		n++;
 	char *word = cr_xstrndup(text + at, n > 256 ? 256 : n);
 	char *hint = cr_asprintf("quote wildcard hosts: \"%s\"", word);
 	fail_at(b, p->context_mark, hint, "unquoted '*' starts a YAML alias; a wildcard host must be quoted");

@@ -9,6 +9,7 @@
 
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/syscalls.h"
 
 static int read_all(int fd, const char *path, size_t cap, cr_buf *b, cr_error **err)
 {
@@ -27,11 +28,23 @@ static int read_all(int fd, const char *path, size_t cap, cr_buf *b, cr_error **
 	}
 }
 
-int cr_read_file_at(int dirfd, const char *path, size_t cap, int nofollow, char **out, size_t *len,
+static int open_for_read(int dirfd, const char *path, int flags)
+{
+	int oflags = O_RDONLY | O_CLOEXEC | O_NOCTTY | ((flags & CR_READ_NOFOLLOW) ? O_NOFOLLOW : 0);
+	if (!(flags & CR_READ_BENEATH))
+		return openat(dirfd, path, oflags);
+	struct open_how how = {.flags = (unsigned long long)oflags,
+			       .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+	return cr_openat2(dirfd, path, &how);
+}
+
+int cr_read_file_at(int dirfd, const char *path, size_t cap, int flags, char **out, size_t *len,
 		    cr_error **err)
 {
-	int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | (nofollow ? O_NOFOLLOW : 0);
-	cleanup_close int fd = openat(dirfd, path, flags);
+	cleanup_close int fd = open_for_read(dirfd, path, flags);
+	if (fd < 0 && errno == EXDEV)
+		return cr_error_make(err, 0, CR_REASON_NONE, "open '%s': it resolves outside the repository",
+				     path);
 	if (fd < 0)
 		return cr_error_make(err, errno, CR_REASON_NONE, "open '%s'", path);
 	struct stat st;
@@ -52,7 +65,7 @@ int cr_read_file_at(int dirfd, const char *path, size_t cap, int nofollow, char 
 int cr_path_exists_at(int dirfd, const char *path, cr_error **err)
 {
 	struct stat st;
-	if (fstatat(dirfd, path, &st, 0) == 0)
+	if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return 1;
 	if (errno == ENOENT || errno == ENOTDIR)
 		return 0;
