@@ -34,8 +34,8 @@ typedef struct cr_net_rule {
 	cr_host_pattern host;
 	uint16_t *ports; /* sorted, unique; n_ports == 0 means every port (deny rules only) */
 	size_t n_ports;
-	char *reason;  /* "" when none */
-	char *origin;  /* where it was written: "sandbox.network.allow[2]" or "network.allow_rules[0]" */
+	char *reason;       /* "" when none */
+	char *origin;       /* where it was written: "sandbox.network.allow[2]" or "network.allow_rules[0]" */
 	unsigned line, col; /* source position, 0 when read from a compiled policy */
 } cr_net_rule;
 
