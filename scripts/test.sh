@@ -32,7 +32,7 @@ import json, re, sys
 ok = bad = 0
 for line in open(sys.argv[1]):
     rec = json.loads(line)
-    out = rec.get("stdo", "")
+    out = rec.get("stdout", "")
     ok += len(re.findall(r"^ok \d+", out, re.M))
     bad += len(re.findall(r"^not ok \d+", out, re.M))
     if rec.get("result") not in ("OK", "SKIP", "EXPECTEDFAIL") and not re.search(r"^not ok", out, re.M):
