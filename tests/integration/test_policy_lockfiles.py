@@ -116,8 +116,9 @@ def test_real_package_lock_becomes_the_artifact_allowlist(cr, lockfile):
 
 
 def test_lockfile_from_a_registry_that_is_not_allowed_warns(cr):
+    # the fixtures resolve from registry.npm.example; the policy allows another host
     repo = cr.repo({
-        "cleanroom.yaml": POLICY.format(hosts="registry.npm.example"),
+        "cleanroom.yaml": POLICY.format(hosts="registry.mirror.example"),
         "package-lock.json": LOCKFILES[0].read_bytes(),
     })
     r = cr.run("policy", "validate", "--json", cwd=repo)
