@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* backend.c -- the table of built-in backends, capability look-up and the
+ * doctor check list shared by all backends. */
+#include "backend/backend.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/xalloc.h"
+
+bool cr_backend_caps_get(const cr_backend_caps *c, const char *key)
+{
+	for (size_t i = 0; i < c->n_capabilities; i++)
+		if (strcmp(c->capabilities[i].key, key) == 0)
+			return c->capabilities[i].value;
+	return false;
+}
+
+void cr_checks_add(cr_checks *c, const char *name, cr_check_status st, const char *fix, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *detail = cr_vasprintf(fmt, ap);
+	va_end(ap);
+	c->items = cr_xgrow(c->items, &c->cap, c->n + 1, sizeof(*c->items));
+	c->items[c->n++] = (cr_check){.name = cr_xstrdup(name),
+				      .status = st,
+				      .detail = detail,
+				      .fix = fix && st != CR_CHECK_PASS ? cr_xstrdup(fix) : NULL};
+}
+
+void cr_checks_clear(cr_checks *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->items[i].name);
+		free(c->items[i].detail);
+		free(c->items[i].fix);
+	}
+	free(c->items);
+	*c = (cr_checks){0};
+}
