@@ -28,6 +28,18 @@ typedef struct cr_cgroup_layout {
 /* Reads /proc/self/mountinfo (and cgroup.controllers of v2). */
 int cr_cgroup_detect(cr_cgroup_layout *l, cr_error **err);
 void cr_cgroup_layout_clear(cr_cgroup_layout *l);
+
+/* Reads the space-separated controller list of the v2 hierarchy mounted at
+ * `mount` (its cgroup.controllers); returns a new string the caller frees, or
+ * NULL when it cannot be read (then the hierarchy counts as controller-less). */
+typedef char *(*cr_cgroup_controllers_fn)(const char *mount, void *data);
+/* cr_cgroup_detect() on given text: `mountinfo` in /proc/<pid>/mountinfo
+ * format; `read_controllers` (with `data`) is asked about the first cgroup2
+ * mount only. A controller the v2 hierarchy offers is taken from there, else
+ * from the first v1 mount whose super options name it. Fills *l (which the
+ * caller clears); lines that are not well-formed are skipped. */
+int cr_cgroup_detect_from(const char *mountinfo, cr_cgroup_controllers_fn read_controllers, void *data,
+			  cr_cgroup_layout *l, cr_error **err);
 /* "v1 (memory, pids, cpu)", "v2 (memory, pids, cpu)", "hybrid: ..." for doctor. */
 char *cr_cgroup_describe(const cr_cgroup_layout *l);
 
@@ -51,8 +63,8 @@ int cr_cgroup_plan(const cr_cgroup_layout *l, const char *name, char ***dirs, si
  * controller is unavailable is an error (never silently unenforced).
  * Controllers are created even without a limit so that processes can be
  * counted and killed. */
-int cr_cgroup_create(const cr_cgroup_layout *l, const char *name, const cr_cgroup_limits *lim, cr_cgroup **out,
-		     cr_error **err);
+int cr_cgroup_create(const cr_cgroup_layout *l, const char *name, const cr_cgroup_limits *lim,
+		     cr_cgroup **out, cr_error **err);
 /* Moves pid into every directory of the cgroup. */
 int cr_cgroup_attach(const cr_cgroup *cg, pid_t pid, cr_error **err);
 /* Number of OOM kills in the memory controller so far (v1 memory.oom_control
@@ -67,3 +79,7 @@ void cr_cgroup_free(cr_cgroup *cg);
  * Idempotent: a missing directory is success. Used by teardown, also for
  * leftovers found at start-up. */
 int cr_cgroup_remove_dir(const char *dir, cr_error **err);
+/* Number of processes in the cgroup directory `dir` (its cgroup.procs, not
+ * counting child cgroups), or -1 with *err (status ENOENT when the directory
+ * is gone). */
+long cr_cgroup_procs_count(const char *dir, cr_error **err);

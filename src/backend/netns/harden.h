@@ -35,5 +35,11 @@ int cr_harden_seccomp(cr_error **err);
  * doctor). */
 extern const char *const cr_harden_denied_syscalls[];
 
+/* Device files cr_harden_landlock() always lets the sandbox open for
+ * writing (file rights only, nothing can be created beside them): /dev/null,
+ * /dev/zero, /dev/full, /dev/random, /dev/urandom, /dev/tty, /dev/ptmx and
+ * terminals beneath /dev/pts; NULL-terminated, for docs and doctor. */
+extern const char *const cr_harden_landlock_devices[];
+
 /* True when the running kernel supports Landlock. */
 bool cr_harden_landlock_available(void);
