@@ -320,7 +320,8 @@ static int open_dir(const extractor *x, const char *path)
  * directory made read-only or unsearchable no longer needs to be entered. */
 static int apply_dirs(extractor *x, cr_error **err)
 {
-	qsort(x->dirs, x->ndirs, sizeof(*x->dirs), cmp_dir_desc);
+	if (x->ndirs > 1)
+		qsort(x->dirs, x->ndirs, sizeof(*x->dirs), cmp_dir_desc);
 	for (size_t i = 0; i < x->ndirs; i++) {
 		const pending_dir *d = &x->dirs[i];
 		cleanup_free char *shown = printable(d->path);

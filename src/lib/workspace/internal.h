@@ -34,4 +34,4 @@ static inline void ws_locale_leave(ws_locale *l)
 	l->utf8 = (locale_t)0;
 }
 
-#define cleanup_ws_locale __attribute__((cleanup(ws_locale_leave)))
+#define cleanup_ws_locale __attribute__((cleanup(ws_locale_leave), unused))
