@@ -36,7 +36,7 @@ void agent_send(agent *a, uint8_t type, uint32_t exec_id, const void *payload, s
 {
 	if (a->gone || a->failed)
 		return;
-	cr_buf_free(&a->frame);
+	a->frame.len = 0; /* reuse the allocation */
 	cleanup_error cr_error *err = NULL;
 	if (cr_agent_encode(&a->frame, type, exec_id, payload, len) < 0) {
 		fprintf(stderr, "cleanroom agent: encode %s frame: %s\n", cr_agent_type_name(type),

@@ -123,9 +123,9 @@ int cr_agent_decoder_next(cr_agent_decoder *d, cr_agent_frame *f, cr_error **err
 		return cr_error_make(err, 0, CR_REASON_INTERNAL,
 				     "agent frame stream is malformed or overran its buffer");
 	size_t avail = d->len - d->off;
-	const unsigned char *p = d->buf + d->off;
 	if (avail < 4)
 		return 0;
+	const unsigned char *p = d->buf + d->off;
 	uint32_t len = get_u32(p);
 	if (len < 5 || len > CR_AGENT_MAX_FRAME) {
 		d->broken = true;
