@@ -358,6 +358,26 @@ static void test_env_cwd(void **state)
 	stop_agent(&h);
 }
 
+/* As root: the requested uid/gid, and no supplementary groups left over. */
+static void test_uid_gid(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	harness h;
+	start_agent(&h);
+	cr_agent_exec_req req = {
+		.argv = (char *[]){"sh", "-c", "id -u; id -g; id -G", NULL}, .uid = 65534, .gid = 65533};
+	result r;
+	result_init(&r, 12);
+	send_exec_req(&h, 12, &req);
+	collect(&h, &r, 1);
+	assert_int_equal(r.code, 0);
+	assert_string_equal(r.out.data, "65534\n65533\n65533\n");
+	result_free(&r);
+	stop_agent(&h);
+}
+
 static void test_stdin_round_trip(void **state)
 {
 	(void)state;
@@ -660,6 +680,7 @@ int main(void)
 		cmocka_unit_test(test_echo),
 		cmocka_unit_test(test_killed_by_signal),
 		cmocka_unit_test(test_env_cwd),
+		cmocka_unit_test(test_uid_gid),
 		cmocka_unit_test(test_stdin_round_trip),
 		cmocka_unit_test(test_stdin_large),
 		cmocka_unit_test(test_tty),
