@@ -405,10 +405,11 @@ static int write_memory(const char *dir, bool v2, long long bytes, cr_error **er
 {
 	char value[32];
 	snprintf(value, sizeof(value), "%lld", bytes);
-	if (v2)
-		return write_control(dir, "memory.max", value, err) < 0
-			       ? -1
-			       : write_optional(dir, "memory.swap.max", "0", err);
+	if (v2) {
+		if (write_control(dir, "memory.max", value, err) < 0)
+			return -1;
+		return write_optional(dir, "memory.swap.max", "0", err);
+	}
 	/* memsw (memory + swap) may never be below the memory limit: write it second. */
 	if (write_control(dir, "memory.limit_in_bytes", value, err) < 0)
 		return -1;

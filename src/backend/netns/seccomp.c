@@ -13,30 +13,36 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <stddef.h>
+#include <string.h>
 
 /* Denied outright with EPERM. Names unknown to the running libseccomp, or
- * absent on this architecture, are skipped. */
-#define DENY_EPERM(X)                                                                                               \
-	/* namespaces: entering another one */                                                                      \
-	X("setns")                                                                                                  \
-	/* kernel keyrings: not namespaced, a shared attack surface */                                              \
-	X("keyctl")                                                                                                 \
-	X("add_key") X("request_key") /* kernel instrumentation and memory tricks used by exploits */               \
-		X("bpf") X("perf_event_open") X("userfaultfd")                                                      \
-			X("lookup_dcookie") /* replacing the kernel, loading code into it */                        \
-		X("kexec_load") X("kexec_file_load") X("init_module") X("finit_module") X(                          \
-			"delete_module") /* the mount family: the sandbox's tree is complete before the filter */   \
-		X("mount") X("umount") X("umount2") X("pivot_root") X("chroot") X("move_mount") X(                  \
-			"open_tree") X("fsopen") X("fsmount") X("fsconfig") X("fspick")                             \
-			X("mount_setattr") /* host-wide state: swap, process accounting, quotas, reboot */          \
-		X("swapon") X("swapoff") X("reboot") X("acct") X("quotactl") X(                                     \
-			"quotactl_fd") /* clocks are not namespaced (time namespaces only offset monotonic/boot) */ \
-		X("clock_settime") X("clock_settime64") X("clock_adjtime") X("clock_adjtime64") X(                  \
-			"settimeofday") X("adjtimex")                                                               \
-			X("stime") /* kernel log; file handles that bypass path resolution ("shocker") */           \
-		X("syslog") X("open_by_handle_at") X(                                                               \
-			"name_to_handle_at") /* raw I/O ports, terminal hangup, long-gone NFS daemon control */     \
-		X("iopl") X("ioperm") X("vhangup") X("nfsservctl")
+ * absent on this architecture, are skipped. One list feeds both the filter
+ * and cr_harden_denied_syscalls. */
+/* clang-format off */
+#define DENY_EPERM(X)                                                                      \
+	/* namespaces: entering another one */                                             \
+	X("setns")                                                                         \
+	/* kernel keyrings: not namespaced, a shared attack surface */                     \
+	X("keyctl") X("add_key") X("request_key")                                          \
+	/* kernel instrumentation and memory tricks used by exploits */                    \
+	X("bpf") X("perf_event_open") X("userfaultfd") X("lookup_dcookie")                 \
+	/* replacing the kernel, loading code into it */                                   \
+	X("kexec_load") X("kexec_file_load")                                               \
+	X("init_module") X("finit_module") X("delete_module")                              \
+	/* the mount family: the sandbox's tree is complete before the filter */           \
+	X("mount") X("umount") X("umount2") X("pivot_root") X("chroot")                    \
+	X("move_mount") X("open_tree") X("fsopen") X("fsmount") X("fsconfig")              \
+	X("fspick") X("mount_setattr")                                                     \
+	/* host-wide state: swap, process accounting, quotas, reboot */                    \
+	X("swapon") X("swapoff") X("reboot") X("acct") X("quotactl") X("quotactl_fd")      \
+	/* clocks are not namespaced (time namespaces only offset monotonic/boot) */       \
+	X("clock_settime") X("clock_settime64") X("clock_adjtime") X("clock_adjtime64")    \
+	X("settimeofday") X("adjtimex") X("stime")                                         \
+	/* kernel log; file handles that bypass path resolution ("shocker") */             \
+	X("syslog") X("open_by_handle_at") X("name_to_handle_at")                          \
+	/* raw I/O ports, terminal hangup, long-gone NFS daemon control */                 \
+	X("iopl") X("ioperm") X("vhangup") X("nfsservctl")
+/* clang-format on */
 
 /* Denied with ENOSYS: callers treat "not implemented" as a reason to fall
  * back. clone3 passes its flags in memory, which seccomp cannot inspect, so
@@ -62,10 +68,33 @@ static void ctx_releasep(scmp_filter_ctx *ctx)
 		seccomp_release(*ctx);
 }
 
+/* Calls added after Linux 5.1 have the same number on every architecture
+ * (but alpha). A libseccomp older than the call does not know its name; the
+ * number still lets the filter deny it, which matters most for clone3. */
+static int resolve(const char *name)
+{
+	static const struct {
+		const char *name;
+		int nr;
+	} unified[] = {
+		{"io_uring_setup", 425}, {"io_uring_enter", 426}, {"io_uring_register", 427},
+		{"open_tree", 428},      {"move_mount", 429},     {"fsopen", 430},
+		{"fsconfig", 431},       {"fsmount", 432},        {"fspick", 433},
+		{"clone3", 435},         {"mount_setattr", 442},  {"quotactl_fd", 443},
+	};
+	int nr = seccomp_syscall_resolve_name(name);
+#ifndef __alpha__
+	for (size_t i = 0; nr == __NR_SCMP_ERROR && i < sizeof(unified) / sizeof(unified[0]); i++)
+		if (strcmp(unified[i].name, name) == 0)
+			nr = unified[i].nr;
+#endif
+	return nr;
+}
+
 static int add_list(scmp_filter_ctx ctx, const char *const *names, int errno_value, cr_error **err)
 {
 	for (const char *const *n = names; *n; n++) {
-		int nr = seccomp_syscall_resolve_name(*n);
+		int nr = resolve(*n);
 		if (nr == __NR_SCMP_ERROR)
 			continue;
 		int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO((unsigned)errno_value), nr, 0);
