@@ -23,9 +23,9 @@
 #include "util/error.h"
 
 #define CR_AGENT_PROTOCOL_VERSION 1
-#define CR_AGENT_HEADER_SIZE 9            /* length + type + exec_id */
-#define CR_AGENT_MAX_FRAME (1u << 20)     /* type + exec_id + payload */
-#define CR_AGENT_MAX_DATA (64u << 10)     /* bytes of STDOUT/STDERR/STDIN per frame */
+#define CR_AGENT_HEADER_SIZE      9           /* length + type + exec_id */
+#define CR_AGENT_MAX_FRAME        (1u << 20)  /* type + exec_id + payload */
+#define CR_AGENT_MAX_DATA         (64u << 10) /* bytes of STDOUT/STDERR/STDIN per frame */
 
 typedef enum cr_agent_type {
 	/* agent -> host */
@@ -34,7 +34,8 @@ typedef enum cr_agent_type {
 	CR_AGENT_STDOUT = 3,  /* bytes; an empty payload means end of stdout */
 	CR_AGENT_STDERR = 4,  /* bytes; an empty payload means end of stderr */
 	CR_AGENT_EXIT = 5,    /* {"code":N} or {"signal":N,"code":128+N}; last frame of an execution */
-	CR_AGENT_ERROR = 6,   /* {"message":"..."}; exec_id 0 = about the protocol, else the execution failed to start */
+	CR_AGENT_ERROR =
+		6, /* {"message":"..."}; exec_id 0 = about the protocol, else the execution failed to start */
 	/* host -> agent */
 	CR_AGENT_EXEC = 16,      /* {"argv":[...],"env":[...],"cwd":"/workspace","uid":0,"gid":0,
 				    "tty":false,"cols":80,"rows":24} (+ "internal":"extract") */
@@ -87,7 +88,7 @@ int cr_agent_write_all(int fd, const void *data, size_t len, cr_error **err);
 typedef struct cr_agent_exec_req {
 	char *internal; /* NULL for a workload command; "extract" or "read-file" to run the agent's
 			   own binary as `cleanroom __<internal> ARGV...` (workspace upload/download) */
-	char **argv;    /* NULL-terminated, at least one element (for internal: its arguments, may be empty) */
+	char **argv; /* NULL-terminated, at least one element (for internal: its arguments, may be empty) */
 	char **env;  /* NULL-terminated "K=V" strings */
 	char *cwd;
 	uint32_t uid, gid;

@@ -9,6 +9,16 @@
 
 #include "util/xalloc.h"
 
+const struct cr_backend *const cr_backends[] = {&cr_backend_netns, NULL};
+
+const struct cr_backend *cr_backend_find(const char *name)
+{
+	for (size_t i = 0; cr_backends[i]; i++)
+		if (strcmp(cr_backends[i]->name, name) == 0)
+			return cr_backends[i];
+	return NULL;
+}
+
 bool cr_backend_caps_get(const cr_backend_caps *c, const char *key)
 {
 	for (size_t i = 0; i < c->n_capabilities; i++)

@@ -39,7 +39,7 @@ typedef struct cr_backend_caps {
 typedef enum cr_check_status { CR_CHECK_PASS, CR_CHECK_WARN, CR_CHECK_FAIL } cr_check_status;
 
 typedef struct cr_check {
-	char *name;   /* "user namespaces" */
+	char *name; /* "user namespaces" */
 	cr_check_status status;
 	char *detail; /* what was found */
 	char *fix;    /* how to fix it, NULL when passing */
@@ -57,17 +57,17 @@ void cr_checks_clear(cr_checks *c);
 /* ---- sandboxes and executions ---- */
 
 typedef struct cr_sandbox_spec {
-	const char *sandbox_id; /* [a-z0-9-]{1,64}, unique on the host */
-	const cr_policy *policy;/* the compiled policy; never re-read from files (spec §6.1.1) */
-	const char *state_dir;  /* the server's state directory; the backend keeps its records below it */
-	const char *image_dir;  /* an unpacked image to use as the root, or NULL for the host view */
-	uid_t workload_uid;     /* uid inside the sandbox that executions run as by default (0 = root inside) */
+	const char *sandbox_id;  /* [a-z0-9-]{1,64}, unique on the host */
+	const cr_policy *policy; /* the compiled policy; never re-read from files (spec §6.1.1) */
+	const char *state_dir;   /* the server's state directory; the backend keeps its records below it */
+	const char *image_dir;   /* an unpacked image to use as the root, or NULL for the host view */
+	uid_t workload_uid; /* uid inside the sandbox that executions run as by default (0 = root inside) */
 } cr_sandbox_spec;
 
 typedef struct cr_exec_spec {
-	char *const *argv;     /* NULL-terminated */
-	char *const *env;      /* NULL-terminated "K=V"; NULL = a minimal default environment */
-	const char *cwd;       /* NULL = /workspace */
+	char *const *argv; /* NULL-terminated */
+	char *const *env;  /* NULL-terminated "K=V"; NULL = a minimal default environment */
+	const char *cwd;   /* NULL = /workspace */
 	bool tty;
 	uint16_t cols, rows;
 } cr_exec_spec;
@@ -82,11 +82,12 @@ typedef enum cr_exec_event_type {
 typedef struct cr_exec_event {
 	cr_exec_event_type type;
 	uint32_t exec_id;
-	const unsigned char *data; /* STDOUT/STDERR bytes (empty = end of stream); valid until the next call */
+	const unsigned char
+		*data; /* STDOUT/STDERR bytes (empty = end of stream); valid until the next call */
 	size_t len;
-	int exit_code;   /* EXIT: the code, or 128 + signal */
-	int term_signal; /* EXIT: the signal that ended it, 0 if it exited */
-	bool oom_killed; /* EXIT: the memory limit killed it (exit_code 137) */
+	int exit_code;       /* EXIT: the code, or 128 + signal */
+	int term_signal;     /* EXIT: the signal that ended it, 0 if it exited */
+	bool oom_killed;     /* EXIT: the memory limit killed it (exit_code 137) */
 	const char *message; /* EXIT: why it failed to start or was killed, or NULL */
 } cr_exec_event;
 

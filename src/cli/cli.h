@@ -21,7 +21,7 @@ enum {
 typedef struct cr_cli_command {
 	const char *name;
 	int (*run)(int argc, char **argv);
-	const char *summary;
+	const char *summary; /* NULL for hidden commands */
 } cr_cli_command;
 
 /* Runs the command of `table` (NULL-name terminated) named by argv[1];

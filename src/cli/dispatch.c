@@ -13,7 +13,8 @@ void cr_cli_print_commands(FILE *out, const char *prog, const cr_cli_command *ta
 {
 	(void)prog;
 	for (const cr_cli_command *c = table; c->name; c++)
-		fprintf(out, "  %-12s %s\n", c->name, c->summary);
+		if (c->summary)
+			fprintf(out, "  %-12s %s\n", c->name, c->summary);
 }
 
 int cr_cli_usage_error(const char *cmd, const char *fmt, ...)

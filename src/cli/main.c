@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "agent/agent.h"
 #include "cli/cli.h"
 #include "config.h"
+#include "workspace/workspace.h"
 
 static int cmd_help(int argc, char **argv);
 
@@ -13,6 +15,10 @@ static const cr_cli_command commands[] = {
 	{"policy", cmd_policy, "validate, compile and explain the repository's cleanroom.yaml"},
 	{"version", cmd_version, "print the version"},
 	{"help", cmd_help, "show this help"},
+	/* Hidden: run inside sandboxes by the backend (summary NULL). */
+	{"__agent", cmd_agent, NULL},
+	{"__extract", cmd_extract, NULL},
+	{"__read-file", cmd_read_file, NULL},
 	{NULL, NULL, NULL},
 };
 

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* netns_files.c -- moving files into and out of a namespace sandbox. Both
+ * directions are executions of the agent's own binary inside the sandbox, as
+ * the workload user: `__extract DEST` reads a tar stream on stdin,
+ * `__read-file PATH MAX` writes the file on stdout. So the archive is parsed
+ * inside the sandbox, never by the host, and the same path works for a VM
+ * guest agent. Frames of other executions that arrive meanwhile are queued
+ * for next_event. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backend/netns/netns.h"
+#include "util/buf.h"
+#include "util/cleanup.h"
+#include "util/xalloc.h"
+
+/* Queues whatever the agent has sent so far, so that it never blocks on a
+ * full socket while we are writing a large stream to it. */
+static int drain(cr_sandbox *sb, cr_error **err)
+{
+	cr_agent_frame f;
+	int r;
+	while ((r = cr_netns_next_frame(sb, &f, false, err)) == 1)
+		cr_netns_queue(sb, &f);
+	return r;
+}
+
+static int start_internal(cr_sandbox *sb, const char *name, char **args, uint32_t *id, cr_error **err)
+{
+	char *env[] = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8", NULL};
+	cr_agent_exec_req req = {.internal = (char *)name,
+				 .argv = args,
+				 .env = env,
+				 .cwd = "/",
+				 .uid = sb->workload_uid,
+				 .gid = sb->workload_uid,
+				 .cols = 80,
+				 .rows = 24};
+	return cr_netns_start(sb, &req, id, err);
+}
+
+/* Consumes the frames of execution `id` until its EXIT: stdout goes to
+ * out_fd (when >= 0), stderr is kept (capped) for the error message. */
+static int finish(cr_sandbox *sb, uint32_t id, int out_fd, const char *what, cr_error **err)
+{
+	cleanup_buf cr_buf errtext;
+	cr_buf_init(&errtext, 4096);
+	for (;;) {
+		cr_agent_frame f;
+		cleanup_free unsigned char *owned = NULL;
+		if (!cr_netns_take_queued(sb, id, &f, &owned) && cr_netns_next_frame(sb, &f, true, err) < 0)
+			return -1;
+		if (f.exec_id != id) {
+			if (f.type != CR_AGENT_HELLO)
+				cr_netns_queue(sb, &f);
+			continue;
+		}
+		if (f.type == CR_AGENT_STDOUT && out_fd >= 0 && f.len &&
+		    cr_agent_write_all(out_fd, f.payload, f.len, err) < 0)
+			return -1;
+		if (f.type == CR_AGENT_STDERR || f.type == CR_AGENT_ERROR)
+			cr_buf_append(&errtext, f.payload, f.len);
+		if (f.type != CR_AGENT_EXIT)
+			continue;
+		json_t *j = cr_agent_frame_json(&f, err);
+		long long code = j ? json_integer_value(json_object_get(j, "code")) : -1;
+		json_decref(j);
+		if (code == 0)
+			return 0;
+		while (errtext.len && errtext.data[errtext.len - 1] == '\n')
+			errtext.data[--errtext.len] = '\0';
+		return cr_error_make(err, 0, CR_REASON_RUNTIME_LAUNCH_FAILED, "%s failed (exit %lld)%s%s",
+				     what, code, errtext.len ? ": " : "", errtext.len ? errtext.data : "");
+	}
+}
+
+int cr_netns_upload(cr_sandbox *sb, int archive_fd, const char *dest, cr_error **err)
+{
+	char *args[] = {(char *)dest, NULL};
+	uint32_t id;
+	if (start_internal(sb, "extract", args, &id, err) < 0)
+		return -1;
+	unsigned char buf[CR_AGENT_MAX_DATA];
+	for (;;) {
+		ssize_t n = read(archive_fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cr_error_make(err, errno, CR_REASON_INTERNAL, "read the workspace archive");
+		if (n == 0)
+			break;
+		if (cr_netns_send(sb, CR_AGENT_STDIN, id, buf, (size_t)n, err) < 0 || drain(sb, err) < 0)
+			return -1;
+	}
+	if (cr_netns_send(sb, CR_AGENT_STDIN_EOF, id, NULL, 0, err) < 0)
+		return -1;
+	return finish(sb, id, -1, "unpacking the workspace", err);
+}
+
+int cr_netns_download(cr_sandbox *sb, const char *path, uint64_t max, int out_fd, cr_error **err)
+{
+	char maxs[32];
+	snprintf(maxs, sizeof(maxs), "%" PRIu64, max);
+	char *args[] = {(char *)path, maxs, NULL};
+	uint32_t id;
+	if (start_internal(sb, "read-file", args, &id, err) < 0)
+		return -1;
+	if (cr_netns_send(sb, CR_AGENT_STDIN_EOF, id, NULL, 0, err) < 0)
+		return -1;
+	cleanup_free char *what = cr_asprintf("reading '%s'", path);
+	return finish(sb, id, out_fd, what, err);
+}
