@@ -159,6 +159,26 @@ static int walk_dir(const repo *r, int fd, const char *prefix, unsigned depth, n
 
 /* ---- inside git ---- */
 
+/* Reads fd to its end into b. Past b's cap it keeps reading without storing,
+ * so that git finishes instead of dying of SIGPIPE mid-write; returns 0, or
+ * -1 with errno (E2BIG when the output did not fit). */
+static int drain_capped(int fd, cr_buf *b)
+{
+	char chunk[16384];
+	int too_big = 0;
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return too_big ? (errno = E2BIG, -1) : 0;
+		if (!too_big && cr_buf_append(b, chunk, (size_t)n) < 0)
+			too_big = 1;
+	}
+}
+
 /* Runs `git -C dir ls-files -z ...` and returns its NUL-separated output
  * (capped) in *b; cr_proc_capture cannot, as it returns a C string. */
 static int git_ls_files(const char *dir, cr_buf *b, cr_error **err)
@@ -181,28 +201,14 @@ static int git_ls_files(const char *dir, cr_buf *b, cr_error **err)
 	if (rc != 0)
 		return cr_error_make(err, rc, CR_REASON_INTERNAL, "run git ls-files in '%s'", dir);
 	close(cr_steal_fd(&wr));
-	char chunk[16384];
-	int too_big = 0, read_errno = 0;
-	for (;;) {
-		ssize_t n = read(rd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			read_errno = n < 0 ? errno : 0;
-			break;
-		}
-		if (!too_big && cr_buf_append(b, chunk, (size_t)n) < 0)
-			too_big = 1; /* keep draining so that git is not killed by SIGPIPE mid-write */
-	}
-	int status;
+	int drained = drain_capped(rd, b), drain_errno = errno, status;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return cr_error_make(err, errno, CR_REASON_INTERNAL, "wait for git");
-	if (too_big)
-		return cr_error_make(err, E2BIG, CR_REASON_NONE,
-				     "git ls-files in '%s' printed more than %zu bytes", dir, b->limit);
-	if (read_errno)
-		return cr_error_make(err, read_errno, CR_REASON_INTERNAL, "read from git ls-files");
+	if (drained < 0)
+		return cr_error_make(
+			err, drain_errno, drain_errno == E2BIG ? CR_REASON_NONE : CR_REASON_INTERNAL,
+			"git ls-files in '%s': output over %zu bytes or unreadable", dir, b->limit);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return cr_error_make(err, 0, CR_REASON_NONE, "git ls-files failed in '%s'", dir);
 	return 0;

@@ -17,9 +17,9 @@
 #include "util/error.h"
 
 typedef struct cr_workspace_limits {
-	uint64_t max_bytes;       /* total file bytes; default 4 GiB */
-	uint64_t max_entries;     /* default 500,000 */
-	uint64_t max_file_bytes;  /* one file; default 2 GiB */
+	uint64_t max_bytes;      /* total file bytes; default 4 GiB */
+	uint64_t max_entries;    /* default 500,000 */
+	uint64_t max_file_bytes; /* one file; default 2 GiB */
 } cr_workspace_limits;
 
 #define CR_WORKSPACE_DEFAULT_LIMITS ((cr_workspace_limits){4ULL << 30, 500000, 2ULL << 30})
@@ -34,15 +34,18 @@ typedef struct cr_workspace_stats {
  * directories); outside git, every file under dir except `.git`. Entry names
  * are relative ("src/main.c"); modes are kept, owners are not. Fails
  * (without writing a partial archive past the point of failure being
- * reported) when a limit is exceeded. */
-int cr_workspace_archive(const char *dir, int out_fd, const cr_workspace_limits *lim, cr_workspace_stats *stats,
-			 cr_error **err);
+ * reported) when a limit is exceeded. A directory with a `.git` above it that
+ * git cannot list (git missing, "dubious ownership") is an error, never a walk
+ * that would pick up ignored files. See docs/internals/workspace.md. */
+int cr_workspace_archive(const char *dir, int out_fd, const cr_workspace_limits *lim,
+			 cr_workspace_stats *stats, cr_error **err);
 
 /* Reads a tar stream (plain, gzip or zstd: whatever libarchive detects) from
  * in_fd and creates its entries beneath the directory dirfd, owned by the
  * calling user. Refuses absolute names, ".." components, entries whose parent
  * is a symlink, hard links, devices, fifos and sockets (error: the whole
- * extraction fails and says which entry). Returns 0 or -1 with *err. */
+ * extraction fails and says which entry). Returns 0 or -1 with *err; on error
+ * the entries already created stay (the sandbox is disposable). */
 int cr_workspace_extract(int in_fd, int dirfd, const cr_workspace_limits *lim, cr_workspace_stats *stats,
 			 cr_error **err);
 
