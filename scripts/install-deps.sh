@@ -12,6 +12,8 @@ packages=(
   libyaml-dev libjansson-dev libidn2-dev libssl-dev libseccomp-dev libcap-dev libarchive-dev
   # tests, sanitizers, fuzzing, style
   libcmocka-dev python3 python3-pytest clang libclang-rt-14-dev clang-format
+  # tools the sandbox tests run inside sandboxes
+  keyutils util-linux procps
 )
 
 missing=()

@@ -58,7 +58,8 @@ if bash scripts/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=fa
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
   run_unit build-asan asan
   step "integration tests (pytest, sanitized binary)"
-  if CLEANROOM_BIN="$PWD/build-asan/src/cli/cleanroom" "$PY" -m pytest -q -p no:cacheprovider \
+  if CLEANROOM_BIN="$PWD/build-asan/src/cli/cleanroom" CLEANROOM_DRIVER="$PWD/build-asan/tests/driver/sandbox-driver" \
+     CLEANROOM_TOOLS_DIR="$PWD/build-asan/tests/tools" "$PY" -m pytest -q -p no:cacheprovider \
        --junitxml="$results/pytest.xml" tests/integration; then :; else failed_steps+=("integration tests"); fi
 else
   failed_steps+=("asan build")
