@@ -9,6 +9,7 @@
  * pipe (stage + errno), so the agent can answer ERROR instead of leaving the
  * host to guess from an exit code 127. */
 #include "agent/internal.h"
+#include "workspace/workspace.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -106,6 +107,33 @@ static void use_request_path(char *const *env)
 	setenv("PATH", path, 1);
 }
 
+/* Internal commands (workspace upload and download) run in the forked child
+ * itself rather than through exec: they need nothing from the sandbox's root,
+ * which may be an image without cleanroom's libraries. */
+static const struct {
+	const char *name;
+	int (*main)(int argc, char **argv);
+} internal_commands[] = {
+	{"extract", cmd_extract},
+	{"read-file", cmd_read_file},
+};
+
+static void run_internal(const child_plan *p)
+{
+	for (size_t i = 0; i < sizeof(internal_commands) / sizeof(internal_commands[0]); i++) {
+		if (strcmp(internal_commands[i].name, p->req->internal) != 0)
+			continue;
+		close(p->status_fd); /* "started": nothing will be exec'd */
+		int argc = 0;
+		while (p->argv[argc + 1])
+			argc++;
+		int rc = internal_commands[i].main(argc, p->argv + 1);
+		fflush(NULL);
+		_exit(rc);
+	}
+	errno = ENOENT;
+}
+
 static _Noreturn void child_main(const child_plan *p)
 {
 	reset_signals();
@@ -121,12 +149,9 @@ static _Noreturn void child_main(const child_plan *p)
 	if (chdir(p->req->cwd) < 0)
 		child_fail(p, ST_CHDIR);
 	cloexec_others();
-	if (p->req->internal) {
-		if (p->exe_fd < 0)
-			errno = EBADF;
-		else
-			execveat(p->exe_fd, "", p->argv, p->req->env, AT_EMPTY_PATH);
-	} else {
+	if (p->req->internal)
+		run_internal(p);
+	else {
 		use_request_path(p->req->env);
 		execvpe(p->argv[0], p->argv, p->req->env);
 	}

@@ -133,5 +133,9 @@ extern const struct cr_backend cr_backend_netns;
 extern const struct cr_backend *const cr_backends[];
 const struct cr_backend *cr_backend_find(const char *name);
 
+/* The hidden `__agent` command of the binary: what a sandbox runs as its
+ * PID 1 (see netns/agent_entry.c). */
+int cr_backend_agent_main(int argc, char **argv);
+
 /* Looks a capability up; false when absent. */
 bool cr_backend_caps_get(const cr_backend_caps *c, const char *key);

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "agent/agent.h"
+#include "backend/backend.h"
 #include "cli/cli.h"
 #include "config.h"
 #include "workspace/workspace.h"
@@ -16,7 +16,7 @@ static const cr_cli_command commands[] = {
 	{"version", cmd_version, "print the version"},
 	{"help", cmd_help, "show this help"},
 	/* Hidden: run inside sandboxes by the backend (summary NULL). */
-	{"__agent", cmd_agent, NULL},
+	{"__agent", cr_backend_agent_main, NULL},
 	{"__extract", cmd_extract, NULL},
 	{"__read-file", cmd_read_file, NULL},
 	{NULL, NULL, NULL},

@@ -7,7 +7,7 @@
  * the sandbox re-executes as its agent, so it answers the hidden commands
  * __agent, __extract and __read-file like the cleanroom binary does.
  *
- *   sandbox-driver run [--state DIR] [--id ID] [-c POLICY] [--workspace DIR]
+ *   sandbox-driver run [--state DIR] [--id ID] [-c POLICY] [--workspace DIR] [--image DIR]
  *                      [--download PATH=FILE]... [--stdin] [--parallel]
  *                      [--timeout SEC] [--loop N] (-e 'SHELL CMD')... | -- ARGV...
  *   sandbox-driver cleanup [--state DIR]
@@ -38,7 +38,7 @@
 #define MAX_EXECS 32
 
 struct opts {
-	const char *state, *id, *policy_file, *workspace;
+	const char *state, *id, *policy_file, *workspace, *image;
 	const char *downloads[16];
 	size_t n_downloads;
 	char *cmds[MAX_EXECS];
@@ -241,7 +241,8 @@ static int run_once(const struct opts *o, const cr_policy *policy, int round)
 	snprintf(id, sizeof(id), "%s%s%d", o->id, round ? "-" : "", round);
 	if (!round)
 		snprintf(id, sizeof(id), "%s", o->id);
-	cr_sandbox_spec spec = {.sandbox_id = id, .policy = policy, .state_dir = o->state};
+	cr_sandbox_spec spec = {
+		.sandbox_id = id, .policy = policy, .state_dir = o->state, .image_dir = o->image};
 	cr_error *err = NULL;
 	if (r.be->provision(&spec, &r.sb, &err) < 0)
 		die("provision", err);
@@ -262,15 +263,11 @@ static int run_once(const struct opts *o, const cr_policy *policy, int round)
 static int parse_run(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{"state", required_argument, NULL, 's'},
-		{"id", required_argument, NULL, 'i'},
-		{"workspace", required_argument, NULL, 'w'},
-		{"download", required_argument, NULL, 'd'},
-		{"stdin", no_argument, NULL, 'I'},
-		{"parallel", no_argument, NULL, 'P'},
-		{"timeout", required_argument, NULL, 't'},
-		{"loop", required_argument, NULL, 'l'},
-		{NULL, 0, NULL, 0},
+		{"state", required_argument, NULL, 's'},     {"id", required_argument, NULL, 'i'},
+		{"workspace", required_argument, NULL, 'w'}, {"download", required_argument, NULL, 'd'},
+		{"stdin", no_argument, NULL, 'I'},           {"parallel", no_argument, NULL, 'P'},
+		{"timeout", required_argument, NULL, 't'},   {"loop", required_argument, NULL, 'l'},
+		{"image", required_argument, NULL, 'm'},     {NULL, 0, NULL, 0},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "+c:e:", longopts, NULL)) != -1) {
@@ -279,6 +276,7 @@ static int parse_run(int argc, char **argv, struct opts *o)
 		case 'i': o->id = optarg; break;
 		case 'c': o->policy_file = optarg; break;
 		case 'w': o->workspace = optarg; break;
+		case 'm': o->image = optarg; break;
 		case 'I': o->forward_stdin = true; break;
 		case 'P': o->parallel = true; break;
 		case 't': o->timeout = (int)strtol(optarg, NULL, 10); break;
@@ -356,7 +354,7 @@ int main(int argc, char **argv)
 		return fprintf(stderr, "usage: sandbox-driver run|cleanup|doctor|caps ...\n"), 2;
 	const char *cmd = argv[1];
 	if (strcmp(cmd, "__agent") == 0)
-		return cmd_agent(argc - 1, argv + 1);
+		return cr_backend_agent_main(argc - 1, argv + 1);
 	if (strcmp(cmd, "__extract") == 0)
 		return cmd_extract(argc - 1, argv + 1);
 	if (strcmp(cmd, "__read-file") == 0)

@@ -323,3 +323,39 @@ def test_capabilities_and_doctor(driver):
     doc = subprocess.run([driver, "doctor"], capture_output=True, text=True).stdout
     assert re.search(r"^pass\s+user namespaces", doc, re.M), doc
     assert re.search(r"^(pass|warn)\s+cgroups", doc, re.M), doc
+
+
+# ---- image root ------------------------------------------------------------
+
+@pytest.fixture
+def image(state):
+    """A tiny unpacked image: dash, cat and ls with their libraries."""
+    img = Path(state) / "image"
+    (img / "bin").mkdir(parents=True)
+    (img / "etc").mkdir()
+    (img / "etc" / "os-release").write_text("NAME=tiny-image\n")
+    for prog, name in (("/bin/dash", "sh"), ("/bin/cat", "cat"), ("/bin/ls", "ls")):
+        shutil.copy(prog, img / "bin" / name)
+    out = subprocess.run(["ldd", "/bin/dash", "/bin/cat", "/bin/ls"], capture_output=True, text=True).stdout
+    for lib in sorted(set(re.findall(r"(/\S+\.so[.\d]*)", out))):
+        dst = img / lib.lstrip("/")
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(lib, dst)
+    for p in [img, *img.rglob("*")]:
+        p.chmod(0o755)
+    return img
+
+
+def test_image_root(driver, state, image, tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "hello.txt").write_text("from the workspace\n")
+    r = run(driver, state, "cat /etc/os-release /workspace/hello.txt; ls /; test -e /usr && echo HOST_USR",
+            "echo kept > /tmp/t", "cat /tmp/t",
+            args=["--image", str(image), "--workspace", str(ws)])
+    assert r.rc == 0, r
+    assert r.out.startswith("NAME=tiny-image\nfrom the workspace\n"), r
+    assert "HOST_USR" not in r.out, r  # the image replaces the host view
+    assert r.out.endswith("kept\n"), r
+    assert sorted(p.name for p in (image / "bin").iterdir()) == ["cat", "ls", "sh"]  # image untouched
+    assert leftovers(state) == []

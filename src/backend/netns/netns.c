@@ -204,11 +204,12 @@ static int prepare(cr_sandbox *sb, const cr_sandbox_spec *spec, uid_t *base, cr_
 		return cr_error_make(err, errno, CR_REASON_RUNTIME_LAUNCH_FAILED,
 				     "create sandbox directory '%s'", sb->dir);
 	sb->dir_created = true;
-	cleanup_free char *root = cr_asprintf("%s/root", sb->dir);
-	if (lock_owner(sb, err) < 0 || cr_record_open(&sb->record, sb->dir, err) < 0 || mkdir(root, 0755) < 0)
-		return err && *err ? -1
-				   : cr_error_make(err, errno, CR_REASON_RUNTIME_LAUNCH_FAILED, "mkdir '%s'",
-						   root);
+	cleanup_free char *root = cr_asprintf("%s/root", sb->dir), *rw = cr_asprintf("%s/root.rw", sb->dir);
+	if (lock_owner(sb, err) < 0 || cr_record_open(&sb->record, sb->dir, err) < 0)
+		return -1;
+	/* the upper layer's mount point for an image root (see rootfs.c) */
+	if (mkdir(root, 0755) < 0 || (spec->image_dir && mkdir(rw, 0700) < 0))
+		return cr_error_make(err, errno, CR_REASON_RUNTIME_LAUNCH_FAILED, "mkdir in '%s'", sb->dir);
 	if (geteuid() == 0 && take_uid_slot(sb, spec->state_dir, base, err) < 0)
 		return -1;
 	return make_cgroup(sb, &spec->policy->resources, err);

@@ -269,9 +269,7 @@ static int root_from_host(const char *root, cr_error **err)
 /* Image root: overlay of the image (lower) and a private tmpfs (upper). */
 static int root_from_image(const cr_rootfs_spec *s, const char *root, cr_error **err)
 {
-	cleanup_free char *rw = cr_asprintf("%s.rw", root);
-	if (mkdir(rw, 0700) < 0 && errno != EEXIST)
-		return fail(err, "mkdir", rw);
+	cleanup_free char *rw = cr_asprintf("%s.rw", root); /* created by the owner */
 	if (tmpfs(rw, "0700", 0, 0, s->tmpfs_bytes, err) < 0)
 		return -1;
 	cleanup_free char *upper = at(rw, "upper"), *work = at(rw, "work");
@@ -301,7 +299,7 @@ static int pivot(const char *root, cr_error **err)
 	return 0;
 }
 
-int cr_rootfs_setup(const cr_rootfs_spec *s, cr_error **err)
+int cr_rootfs_build(const cr_rootfs_spec *s, cr_error **err)
 {
 	const char *root = s->root_dir;
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -310,5 +308,10 @@ int cr_rootfs_setup(const cr_rootfs_spec *s, cr_error **err)
 	if (rc < 0 || add_writable(s, root, err) < 0 || add_dev(root, err) < 0 ||
 	    add_proc_sys(root, err) < 0 || mask_paths(root, err) < 0)
 		return -1;
-	return pivot(root, err);
+	return 0;
+}
+
+int cr_rootfs_pivot(const char *root_dir, cr_error **err)
+{
+	return pivot(root_dir, err);
 }

@@ -13,6 +13,7 @@
  * the view; /etc/cleanroom is masked. */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "util/error.h"
@@ -25,10 +26,17 @@ typedef struct cr_rootfs_spec {
 	long long tmpfs_bytes; /* size of each writable tmpfs, 0 = kernel default (half of RAM) */
 } cr_rootfs_spec;
 
-/* Builds the view and pivots into it; afterwards "/" is the sandbox's root,
- * mounted read-only, and the old root is detached. Runs in the sandbox's
- * first process only (it changes that process's mount namespace). */
-int cr_rootfs_setup(const cr_rootfs_spec *spec, cr_error **err);
+/* Builds the view under spec->root_dir, in the caller's (new) mount
+ * namespace. Runs in the sandbox's first process only. */
+int cr_rootfs_build(const cr_rootfs_spec *spec, cr_error **err);
+
+/* Pivots into the view built under root_dir: afterwards "/" is the sandbox's
+ * root, mounted read-only (for an image too: its files belong to host uids
+ * outside the sandbox's range until the image store unpacks images into that
+ * range), and the old root is detached. Done by the agent
+ * once it has been executed, so that its libraries come from the host even
+ * when the root is an image. */
+int cr_rootfs_pivot(const char *root_dir, cr_error **err);
 
 /* The writable directories of the view (for Landlock), NULL-terminated. */
 extern const char *const cr_rootfs_writable[];

@@ -8,11 +8,15 @@
  *   O: records the pid, writes uid_map/gid_map, attaches C to the cgroups,
  *      sends "go".
  *   C: unshare(NEWCGROUP) (so its cgroup root is the sandbox's cgroup),
- *      setsid, hostname, root filesystem, capabilities, no_new_privs,
- *      Landlock, seccomp, then execveat(its own binary, "__agent").
+ *      setsid, hostname, builds the root filesystem, then
+ *      execveat(its own binary, "__agent --pivot") from inside the new root.
+ *   A (the agent, now loaded with the host's libraries): pivot_root,
+ *      capabilities, no_new_privs, Landlock, seccomp, closes "err", HELLO.
  *   O: reads "err" until EOF (the exec closed it) or a message, then waits
  *      for the agent's HELLO frame.
- * The child reports any failure as one line on "err" and exits 127. */
+ * The child and the agent report any failure as one line on "err" and exit
+ * 127. Loading the agent before the pivot is what lets an image without
+ * cleanroom's libraries be the root. */
 #include "backend/netns/spawn.h"
 
 #include <errno.h>
@@ -86,15 +90,6 @@ static int child_identity(cr_error **err)
 	return 0;
 }
 
-static int child_harden(cr_error **err)
-{
-	if (cr_harden_capabilities(err) < 0 || cr_harden_no_new_privs(err) < 0)
-		return -1;
-	if (cr_harden_landlock(cr_rootfs_writable, err) < 0 || cr_harden_seccomp(err) < 0)
-		return -1;
-	return 0;
-}
-
 /* Puts the agent's two descriptors at 3 and 4 and the error pipe at 5, and
  * closes everything else. */
 static int child_fds(struct fds *f, cr_error **err)
@@ -120,10 +115,15 @@ __attribute__((noreturn)) static void child_main(const cr_spawn_spec *s, struct 
 	if (read(f->go[0], &go, 1) != 1)
 		_exit(1); /* the owner went away before the sandbox was set up */
 	cr_error *err = NULL;
-	if (child_identity(&err) < 0 || cr_rootfs_setup(s->rootfs, &err) < 0 || child_harden(&err) < 0 ||
-	    child_fds(f, &err) < 0)
+	if (child_identity(&err) < 0 || cr_rootfs_build(s->rootfs, &err) < 0 || child_fds(f, &err) < 0)
 		child_fail(f->errp[1], err, "setup failed");
-	char *argv[] = {"cleanroom", "__agent", NULL};
+	if (chdir(s->rootfs->root_dir) < 0) {
+		cr_error_make(&err, errno, CR_REASON_RUNTIME_LAUNCH_FAILED, "chdir '%s'",
+			      s->rootfs->root_dir);
+		child_fail(5, err, "setup failed");
+	}
+	/* The agent pivots into "." and hardens itself once it is loaded. */
+	char *argv[] = {"cleanroom", "__agent", "--pivot", NULL};
 	char *envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8",
 			NULL};
 	syscall(SYS_execveat, CR_AGENT_EXE_FD, "", argv, envp, AT_EMPTY_PATH);
