@@ -7,7 +7,7 @@
  * the sandbox re-executes as its agent, so it answers the hidden commands
  * __agent, __extract and __read-file like the cleanroom binary does.
  *
- *   sandbox-driver run [--state DIR] [--id ID] [-c POLICY] [--workspace DIR] [--image DIR]
+ *   sandbox-driver run [--state DIR] [--id ID] [-c POLICY] [--workspace DIR] [--image DIR] [--uid N]
  *                      [--download PATH=FILE]... [--stdin] [--parallel]
  *                      [--timeout SEC] [--loop N] (-e 'SHELL CMD')... | -- ARGV...
  *   sandbox-driver cleanup [--state DIR]
@@ -45,7 +45,7 @@ struct opts {
 	size_t n_cmds;
 	char **argv;
 	bool forward_stdin, parallel;
-	int timeout, loop;
+	int timeout, loop, uid;
 };
 
 struct run {
@@ -241,8 +241,11 @@ static int run_once(const struct opts *o, const cr_policy *policy, int round)
 	snprintf(id, sizeof(id), "%s%s%d", o->id, round ? "-" : "", round);
 	if (!round)
 		snprintf(id, sizeof(id), "%s", o->id);
-	cr_sandbox_spec spec = {
-		.sandbox_id = id, .policy = policy, .state_dir = o->state, .image_dir = o->image};
+	cr_sandbox_spec spec = {.sandbox_id = id,
+				.policy = policy,
+				.state_dir = o->state,
+				.image_dir = o->image,
+				.workload_uid = (uid_t)o->uid};
 	cr_error *err = NULL;
 	if (r.be->provision(&spec, &r.sb, &err) < 0)
 		die("provision", err);
@@ -263,11 +266,17 @@ static int run_once(const struct opts *o, const cr_policy *policy, int round)
 static int parse_run(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
-		{"state", required_argument, NULL, 's'},     {"id", required_argument, NULL, 'i'},
-		{"workspace", required_argument, NULL, 'w'}, {"download", required_argument, NULL, 'd'},
-		{"stdin", no_argument, NULL, 'I'},           {"parallel", no_argument, NULL, 'P'},
-		{"timeout", required_argument, NULL, 't'},   {"loop", required_argument, NULL, 'l'},
-		{"image", required_argument, NULL, 'm'},     {NULL, 0, NULL, 0},
+		{"state", required_argument, NULL, 's'},
+		{"id", required_argument, NULL, 'i'},
+		{"workspace", required_argument, NULL, 'w'},
+		{"download", required_argument, NULL, 'd'},
+		{"stdin", no_argument, NULL, 'I'},
+		{"parallel", no_argument, NULL, 'P'},
+		{"timeout", required_argument, NULL, 't'},
+		{"loop", required_argument, NULL, 'l'},
+		{"image", required_argument, NULL, 'm'},
+		{"uid", required_argument, NULL, 'u'},
+		{NULL, 0, NULL, 0},
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "+c:e:", longopts, NULL)) != -1) {
@@ -277,6 +286,7 @@ static int parse_run(int argc, char **argv, struct opts *o)
 		case 'c': o->policy_file = optarg; break;
 		case 'w': o->workspace = optarg; break;
 		case 'm': o->image = optarg; break;
+		case 'u': o->uid = (int)strtol(optarg, NULL, 10); break;
 		case 'I': o->forward_stdin = true; break;
 		case 'P': o->parallel = true; break;
 		case 't': o->timeout = (int)strtol(optarg, NULL, 10); break;

@@ -359,3 +359,14 @@ def test_image_root(driver, state, image, tmp_path):
     assert r.out.endswith("kept\n"), r
     assert sorted(p.name for p in (image / "bin").iterdir()) == ["cat", "ls", "sh"]  # image untouched
     assert leftovers(state) == []
+
+
+def test_configured_workload_uid(driver, state, tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "f.txt").write_text("x\n")
+    r = run(driver, state, "id -u; stat -c %u /workspace/f.txt /workspace; touch /workspace/new && echo WROTE;"
+            "touch /root/x 2>&1 | grep -c 'Permission denied'",
+            args=["--uid", "1000", "--workspace", str(ws)])
+    assert r.rc == 0, r
+    assert r.out.split() == ["1000", "1000", "1000", "WROTE", "1"], r
