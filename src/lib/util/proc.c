@@ -37,7 +37,7 @@ static int wait_child(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-int cr_proc_capture(char *const argv[], size_t cap, char **out, cr_error **err)
+int cr_proc_run(char *const argv[], cr_buf *out, cr_error **err)
 {
 	int fds[2];
 	if (pipe2(fds, O_CLOEXEC) < 0)
@@ -55,13 +55,24 @@ int cr_proc_capture(char *const argv[], size_t cap, char **out, cr_error **err)
 	if (rc != 0)
 		return cr_error_make(err, rc, CR_REASON_INTERNAL, "run %s", argv[0]);
 	close(cr_steal_fd(&wr));
-	cleanup_buf cr_buf b;
-	cr_buf_init(&b, cap);
-	int drained = drain(rd, &b);
+	int drained = drain(rd, out);
 	close(cr_steal_fd(&rd));
 	int status = wait_child(pid);
-	if (drained < 0 || status < 0)
-		return cr_error_make(err, 0, CR_REASON_INTERNAL, "%s failed or printed too much", argv[0]);
+	if (drained < 0)
+		return cr_error_make(err, E2BIG, CR_REASON_NONE, "%s printed more than %zu bytes", argv[0],
+				     out->limit);
+	if (status < 0)
+		return cr_error_make(err, 0, CR_REASON_INTERNAL, "%s was killed", argv[0]);
+	return status;
+}
+
+int cr_proc_capture(char *const argv[], size_t cap, char **out, cr_error **err)
+{
+	cleanup_buf cr_buf b;
+	cr_buf_init(&b, cap);
+	int status = cr_proc_run(argv, &b, err);
+	if (status < 0)
+		return -1;
 	while (b.len && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
 		b.data[--b.len] = '\0';
 	*out = cr_buf_steal(&b, NULL);

@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -34,8 +33,6 @@
 #define LS_FILES_CAP   ((size_t)256 << 20) /* output of one `git ls-files -z` */
 #define MAX_NESTED_GIT 8                   /* submodules / nested repositories followed */
 #define MAX_WALK_DEPTH 256                 /* directory levels outside git (one fd each) */
-
-extern char **environ;
 
 /* A path list while the file set is being collected. */
 typedef struct name_list {
@@ -159,57 +156,16 @@ static int walk_dir(const repo *r, int fd, const char *prefix, unsigned depth, n
 
 /* ---- inside git ---- */
 
-/* Reads fd to its end into b. Past b's cap it keeps reading without storing,
- * so that git finishes instead of dying of SIGPIPE mid-write; returns 0, or
- * -1 with errno (E2BIG when the output did not fit). */
-static int drain_capped(int fd, cr_buf *b)
-{
-	char chunk[16384];
-	int too_big = 0;
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			return too_big ? (errno = E2BIG, -1) : 0;
-		if (!too_big && cr_buf_append(b, chunk, (size_t)n) < 0)
-			too_big = 1;
-	}
-}
-
 /* Runs `git -C dir ls-files -z ...` and returns its NUL-separated output
- * (capped) in *b; cr_proc_capture cannot, as it returns a C string. */
+ * (capped) in *b. */
 static int git_ls_files(const char *dir, cr_buf *b, cr_error **err)
 {
 	char *argv[] = {"git",      "-C",       (char *)dir,          "ls-files", "-z",
 			"--cached", "--others", "--exclude-standard", NULL};
-	int fds[2];
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return cr_error_make(err, errno, CR_REASON_INTERNAL, "pipe");
-	cleanup_close int rd = fds[0];
-	cleanup_close int wr = fds[1];
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, wr, 1);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	pid_t pid;
-	int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0)
-		return cr_error_make(err, rc, CR_REASON_INTERNAL, "run git ls-files in '%s'", dir);
-	close(cr_steal_fd(&wr));
-	int drained = drain_capped(rd, b), drain_errno = errno, status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return cr_error_make(err, errno, CR_REASON_INTERNAL, "wait for git");
-	if (drained < 0)
-		return cr_error_make(
-			err, drain_errno, drain_errno == E2BIG ? CR_REASON_NONE : CR_REASON_INTERNAL,
-			"git ls-files in '%s': output over %zu bytes or unreadable", dir, b->limit);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	int status = cr_proc_run(argv, b, err);
+	if (status < 0)
+		return cr_error_wrap(err, "list the files of '%s'", dir);
+	if (status != 0)
 		return cr_error_make(err, 0, CR_REASON_NONE, "git ls-files failed in '%s'", dir);
 	return 0;
 }
