@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* http.c -- evhttp on a unix socket (see http.h). */
+#include "server/http.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/xalloc.h"
+
+#define MAX_HEADERS 100
+
+struct cr_http_server {
+	struct evhttp *http;
+	char *socket_path;
+	cr_http_handler handler;
+	void *data;
+};
+
+const char *cr_http_header_get(const cr_http_request *r, const char *name)
+{
+	for (size_t i = 0; i < r->n_headers; i++)
+		if (strcasecmp(r->headers[i].name, name) == 0)
+			return r->headers[i].value;
+	return NULL;
+}
+
+char *cr_http_default_socket(void)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	if (geteuid() == 0 || !xdg || !*xdg)
+		return cr_xstrdup(geteuid() == 0 ? "/run/cleanroom/cleanroom.sock" : "/tmp/cleanroom.sock");
+	return cr_asprintf("%s/cleanroom/cleanroom.sock", xdg);
+}
+
+static const char *method_name(enum evhttp_cmd_type t)
+{
+	switch (t) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	default: return "OTHER";
+	}
+}
+
+static void peer_credentials(struct evhttp_request *raw, cr_http_request *r)
+{
+	r->peer_pid = -1;
+	r->peer_uid = (uid_t)-1;
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(raw));
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (bev && getsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) {
+		r->peer_pid = cred.pid;
+		r->peer_uid = cred.uid;
+	}
+}
+
+static void on_request(struct evhttp_request *raw, void *arg)
+{
+	cr_http_server *s = arg;
+	cr_http_header headers[MAX_HEADERS];
+	cr_http_request r = {
+		.method = method_name(evhttp_request_get_command(raw)), .headers = headers, .raw = raw};
+	for (struct evkeyval *kv = evhttp_request_get_input_headers(raw)->tqh_first; kv;
+	     kv = kv->next.tqe_next) {
+		if (r.n_headers == MAX_HEADERS) {
+			cr_http_reply(&r, 431, "text/plain", NULL, 0, "too many headers\n", 17);
+			return;
+		}
+		headers[r.n_headers++] = (cr_http_header){kv->key, kv->value};
+	}
+	const char *uri = evhttp_request_get_uri(raw);
+	cleanup_free char *path = cr_xstrndup(uri, strcspn(uri, "?"));
+	r.path = path;
+	r.query = uri[strlen(path)] == '?' ? uri + strlen(path) + 1 : "";
+	struct evbuffer *in = evhttp_request_get_input_buffer(raw);
+	r.body_len = evbuffer_get_length(in);
+	r.body = r.body_len ? evbuffer_pullup(in, -1) : (const unsigned char *)"";
+	peer_credentials(raw, &r);
+	s->handler(&r, s->data);
+}
+
+static void add_headers(struct evhttp_request *raw, const char *content_type, const cr_http_header *extra,
+			size_t n)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(raw);
+	if (content_type)
+		evhttp_add_header(out, "Content-Type", content_type);
+	for (size_t i = 0; i < n; i++)
+		evhttp_add_header(out, extra[i].name, extra[i].value);
+}
+
+void cr_http_reply(const cr_http_request *r, int status, const char *content_type,
+		   const cr_http_header *extra, size_t n_extra, const void *body, size_t len)
+{
+	add_headers(r->raw, content_type, extra, n_extra);
+	struct evbuffer *buf = evbuffer_new();
+	evbuffer_add(buf, body, len);
+	evhttp_send_reply(r->raw, status, NULL, buf);
+	evbuffer_free(buf);
+}
+
+void cr_http_stream_start(const cr_http_request *r, int status, const char *content_type)
+{
+	add_headers(r->raw, content_type, NULL, 0);
+	evhttp_send_reply_start(r->raw, status, NULL);
+}
+
+void cr_http_stream_chunk(struct evhttp_request *raw, const void *data, size_t len)
+{
+	struct evbuffer *buf = evbuffer_new();
+	evbuffer_add(buf, data, len);
+	evhttp_send_reply_chunk(raw, buf);
+	evbuffer_free(buf);
+}
+
+void cr_http_stream_end(struct evhttp_request *raw)
+{
+	evhttp_send_reply_end(raw);
+}
+
+static int make_parent(const char *socket_path, cr_error **err)
+{
+	cleanup_free char *dir = cr_xstrdup(socket_path);
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return cr_error_make(err, errno, CR_REASON_INTERNAL, "create '%s'", dir);
+	return 0;
+}
+
+/* 1 when a server answers on path, 0 when nothing does (a stale socket is removed). */
+static int in_use(const char *path, const struct sockaddr_un *sa)
+{
+	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
+		return 1;
+	if (errno == ECONNREFUSED)
+		unlink(path);
+	return 0;
+}
+
+static int bind_unix(const char *path, cr_error **err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return cr_error_make(err, ENAMETOOLONG, CR_REASON_USAGE_INVALID, "socket path '%s'", path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (make_parent(path, err) < 0)
+		return -1;
+	if (in_use(path, &sa))
+		return cr_error_make(err, EADDRINUSE, CR_REASON_USAGE_INVALID,
+				     "a server already answers on '%s'", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	mode_t old = umask(0177);
+	int rc = fd < 0 ? -1 : bind(fd, (const struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 128) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return cr_error_make(err, e, CR_REASON_INTERNAL, "listen on '%s'", path);
+	}
+	return fd;
+}
+
+int cr_http_listen_unix(struct event_base *base, const char *socket_path, cr_http_handler handler, void *data,
+			cr_http_server **out, cr_error **err)
+{
+	int fd = bind_unix(socket_path, err);
+	if (fd < 0)
+		return -1;
+	cr_http_server *s = cr_xcalloc(1, sizeof(*s));
+	s->http = evhttp_new(base);
+	s->socket_path = cr_xstrdup(socket_path);
+	s->handler = handler;
+	s->data = data;
+	evhttp_set_max_headers_size(s->http, CR_HTTP_MAX_HEADERS_BYTES);
+	evhttp_set_max_body_size(s->http, CR_HTTP_MAX_BODY_BYTES);
+	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+	evhttp_set_timeout(s->http, 60);
+	evhttp_set_gencb(s->http, on_request, s);
+	if (!evhttp_accept_socket_with_handle(s->http, fd)) {
+		close(fd);
+		cr_http_server_free(s);
+		return cr_error_make(err, 0, CR_REASON_INTERNAL, "serve on '%s'", socket_path);
+	}
+	*out = s;
+	return 0;
+}
+
+void cr_http_server_free(cr_http_server *s)
+{
+	if (!s)
+		return;
+	if (s->http)
+		evhttp_free(s->http);
+	if (s->socket_path)
+		unlink(s->socket_path);
+	free(s->socket_path);
+	free(s);
+}

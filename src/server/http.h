@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* http.h -- the server's HTTP/1.1 front: libevent's evhttp on a unix socket.
+ *
+ * The API is served on a unix socket (default /run/cleanroom/cleanroom.sock
+ * as root, else $XDG_RUNTIME_DIR/cleanroom/cleanroom.sock), mode 0600 in a
+ * 0700 directory; the peer's credentials (SO_PEERCRED) name the actor. This
+ * layer owns sockets, caps and the event loop; it hands each complete
+ * request to one handler as plain data, and the Connect layer above decides
+ * what it means. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+#define CR_HTTP_MAX_HEADERS_BYTES (16u << 10)
+#define CR_HTTP_MAX_BODY_BYTES    (64u << 20)
+
+struct event_base;
+struct evhttp_request;
+
+typedef struct cr_http_header {
+	const char *name, *value;
+} cr_http_header;
+
+typedef struct cr_http_request {
+	const char *method; /* "GET", "POST", ... */
+	const char *path;   /* without the query */
+	const char *query;  /* after '?', or "" */
+	const cr_http_header *headers;
+	size_t n_headers;
+	const unsigned char *body;
+	size_t body_len;
+	pid_t peer_pid; /* -1 when unknown */
+	uid_t peer_uid;
+	struct evhttp_request *raw; /* for replies */
+} cr_http_request;
+
+/* Looks a request header up, case-insensitively; NULL when absent. */
+const char *cr_http_header_get(const cr_http_request *r, const char *name);
+
+typedef void (*cr_http_handler)(const cr_http_request *req, void *data);
+
+typedef struct cr_http_server cr_http_server;
+
+/* Creates the socket's directory (0700) if needed, removes a stale socket
+ * (one nobody answers on), binds, chmods it 0600 and serves on base. Fails
+ * with EADDRINUSE when another server answers on it. */
+int cr_http_listen_unix(struct event_base *base, const char *socket_path, cr_http_handler handler, void *data,
+			cr_http_server **out, cr_error **err);
+void cr_http_server_free(cr_http_server *s);
+
+/* The default socket path for the calling user (owned string). */
+char *cr_http_default_socket(void);
+
+/* Replies: a whole response, or a streamed one (start, chunks, end). */
+void cr_http_reply(const cr_http_request *r, int status, const char *content_type,
+		   const cr_http_header *extra, size_t n_extra, const void *body, size_t len);
+void cr_http_stream_start(const cr_http_request *r, int status, const char *content_type);
+void cr_http_stream_chunk(struct evhttp_request *raw, const void *data, size_t len);
+void cr_http_stream_end(struct evhttp_request *raw);
