@@ -86,8 +86,6 @@ static bool within(const char *s, size_t cap)
 /* Caps on the head as a whole: a plain 414 or 431 when exceeded. */
 static int check_caps(const cr_connect_head *head, cr_connect_request *out, cr_error **err)
 {
-	if (!within(head->method, 32))
-		return refuse(out, 405, CR_CONNECT_OK, err, "bad request method");
 	if (!within(head->target, CR_CONNECT_MAX_PATH + 1 + CR_CONNECT_MAX_QUERY))
 		return refuse(out, 414, CR_CONNECT_OK, err, "request target too long");
 	if (head->n_headers > CR_CONNECT_MAX_HEADERS)
@@ -317,11 +315,11 @@ static int classify_get(const cr_connect_head *head, const char *query, cr_conne
 static int check_method(const char *method, unsigned flags, cr_connect_request *out, cr_error **err)
 {
 	bool get_ok = (flags & CR_CONNECT_METHOD_NO_SIDE_EFFECTS) && (flags & CR_CONNECT_METHOD_UNARY);
-	if (strcmp(method, "POST") == 0 || (get_ok && strcmp(method, "GET") == 0))
+	if (method && (strcmp(method, "POST") == 0 || (get_ok && strcmp(method, "GET") == 0)))
 		return 0;
 	out->refusal_header = "Allow";
 	out->refusal_value = get_ok ? "GET, POST" : "POST";
-	return refuse(out, 405, CR_CONNECT_OK, err, "method %s not allowed; use %s", method,
+	return refuse(out, 405, CR_CONNECT_OK, err, "method %.32s not allowed; use %s", method ? method : "",
 		      out->refusal_value);
 }
 
