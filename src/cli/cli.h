@@ -49,3 +49,4 @@ int cmd_policy_validate(int argc, char **argv);
 int cmd_policy_compile(int argc, char **argv);
 int cmd_policy_explain(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_serve(int argc, char **argv);

@@ -13,6 +13,7 @@ static int cmd_help(int argc, char **argv);
 
 static const cr_cli_command commands[] = {
 	{"policy", cmd_policy, "validate, compile and explain the repository's cleanroom.yaml"},
+	{"serve", cmd_serve, "run the control plane (Connect API on a unix socket)"},
 	{"version", cmd_version, "print the version"},
 	{"help", cmd_help, "show this help"},
 	/* Hidden: run inside sandboxes by the backend (summary NULL). */

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* admin_service.c -- AdminService: the backend's capability map (spec §7.2),
+ * its doctor checks, and the server's status. Responses are built with
+ * malloc'd fields so that protobuf_c_message_free_unpacked releases them. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanroom/v1/admin.pb-c.h"
+#include "config.h"
+#include "server/server.h"
+#include "util/xalloc.h"
+
+static const struct cr_backend *choose_backend(cr_server *srv, const char *name, cr_error **err)
+{
+	if (!name || !*name)
+		return srv->backend;
+	const struct cr_backend *be = cr_backend_find(name);
+	if (!be)
+		cr_error_make(err, 0, CR_REASON_BACKEND_UNAVAILABLE,
+			      "unknown backend '%s' (this server has: netns)", name);
+	return be;
+}
+
+int cr_admin_get_capabilities(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
+			      ProtobufCMessage **out, cr_error **err)
+{
+	(void)call;
+	const Cleanroom__V1__GetCapabilitiesRequest *req = (const void *)in;
+	const struct cr_backend *be = choose_backend(srv, req->backend, err);
+	if (!be)
+		return -1;
+	cr_backend_caps caps;
+	be->capabilities(&caps);
+	Cleanroom__V1__GetCapabilitiesResponse *r = cr_xmalloc(sizeof(*r));
+	cleanroom__v1__get_capabilities_response__init(r);
+	r->backend_name = cr_xstrdup(caps.backend_name);
+	r->backend_version = cr_xstrdup(caps.backend_version);
+	r->n_capabilities = caps.n_capabilities;
+	r->capabilities = cr_xcalloc(caps.n_capabilities + 1, sizeof(*r->capabilities));
+	for (size_t i = 0; i < caps.n_capabilities; i++) {
+		Cleanroom__V1__Capability *c = cr_xmalloc(sizeof(*c));
+		cleanroom__v1__capability__init(c);
+		c->key = cr_xstrdup(caps.capabilities[i].key);
+		c->value = caps.capabilities[i].value;
+		r->capabilities[i] = c;
+	}
+	if (caps.notes) {
+		r->n_notes = 1;
+		r->notes = cr_xcalloc(1, sizeof(char *));
+		r->notes[0] = cr_xstrdup(caps.notes);
+	}
+	*out = &r->base;
+	return 0;
+}
+
+int cr_admin_doctor(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
+		    ProtobufCMessage **out, cr_error **err)
+{
+	(void)call;
+	const Cleanroom__V1__DoctorRequest *req = (const void *)in;
+	const struct cr_backend *be = choose_backend(srv, req->backend, err);
+	if (!be)
+		return -1;
+	cr_checks checks = {0};
+	be->doctor(&checks);
+	Cleanroom__V1__DoctorResponse *r = cr_xmalloc(sizeof(*r));
+	cleanroom__v1__doctor_response__init(r);
+	r->checks = cr_xcalloc(checks.n + 1, sizeof(*r->checks));
+	r->ok = true;
+	for (size_t i = 0; i < checks.n; i++) {
+		Cleanroom__V1__DoctorCheck *c = cr_xmalloc(sizeof(*c));
+		cleanroom__v1__doctor_check__init(c);
+		c->name = cr_xstrdup(checks.items[i].name);
+		c->status = (Cleanroom__V1__DoctorCheckStatus)(checks.items[i].status + 1);
+		c->detail = cr_xstrdup(checks.items[i].detail);
+		c->fix = cr_xstrdup(checks.items[i].fix ? checks.items[i].fix : "");
+		r->ok = r->ok && checks.items[i].status != CR_CHECK_FAIL;
+		r->checks[r->n_checks++] = c;
+	}
+	cr_checks_clear(&checks);
+	*out = &r->base;
+	return 0;
+}
+
+static uint32_t count_active(cr_server *srv)
+{
+	cr_sandbox_row *rows = NULL;
+	size_t n = 0, active = 0;
+	if (cr_store_sandbox_list(srv->store, &rows, &n, NULL) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		active += rows[i].status == CR_SB_PROVISIONING || rows[i].status == CR_SB_READY;
+		cr_sandbox_row_clear(&rows[i]);
+	}
+	free(rows);
+	return (uint32_t)active;
+}
+
+int cr_admin_get_server_status(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
+			       ProtobufCMessage **out, cr_error **err)
+{
+	(void)call, (void)in, (void)err;
+	Cleanroom__V1__ServerStatus *st = cr_xmalloc(sizeof(*st));
+	cleanroom__v1__server_status__init(st);
+	st->version = cr_xstrdup(CLEANROOM_VERSION);
+	st->started_at = cr_xmalloc(sizeof(*st->started_at));
+	google__protobuf__timestamp__init(st->started_at);
+	st->started_at->seconds = srv->started;
+	st->uptime_seconds = time(NULL) - srv->started;
+	st->sandboxes_active = count_active(srv);
+	st->endpoint = cr_asprintf("unix://%s", srv->socket_path);
+	Cleanroom__V1__BackendStatus *b = cr_xmalloc(sizeof(*b));
+	cleanroom__v1__backend_status__init(b);
+	b->name = cr_xstrdup(srv->backend->name);
+	b->available = true;
+	b->is_default = true;
+	b->detail = cr_xstrdup("Type 0 process isolation (namespaces, seccomp, Landlock, cgroups)");
+	st->n_backends = 1;
+	st->backends = cr_xcalloc(1, sizeof(*st->backends));
+	st->backends[0] = b;
+	Cleanroom__V1__GetServerStatusResponse *r = cr_xmalloc(sizeof(*r));
+	cleanroom__v1__get_server_status_response__init(r);
+	r->status = st;
+	*out = &r->base;
+	return 0;
+}

@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: Apache-2.0
+"""`cleanroom serve`: the Connect API on a unix socket, spoken with curl as
+a client would (JSON and binary codecs, GET for side-effect-free methods),
+and its errors. Only the AdminService is implemented so far; the sandbox and
+execution services answer `unimplemented` until they land."""
+import json
+import os
+import stat
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def server(cleanroom_bin):
+    d = Path(tempfile.mkdtemp(prefix="cleanroom-serve-", dir="/var/tmp"))
+    os.chmod(d, 0o711)
+    sock = d / "run" / "cleanroom.sock"
+    proc = subprocess.Popen([cleanroom_bin, "serve", "--socket", str(sock), "--state-dir", str(d / "state")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 10
+    while time.time() < deadline and not sock.exists():
+        time.sleep(0.02)
+    assert sock.exists(), proc.stderr.read() if proc.poll() is not None else "no socket"
+    yield sock
+    proc.terminate()
+    proc.wait(timeout=10)
+    assert not sock.exists(), "the socket is removed at exit"
+    subprocess.run(["rm", "-rf", str(d)])
+
+
+def curl(sock, path, body=None, ctype="application/json", method=None, binary=False):
+    cmd = ["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "--unix-socket", str(sock)]
+    if body is not None:
+        cmd += ["-H", f"Content-Type: {ctype}", "--data-binary", "@-"]
+    if method:
+        cmd += ["-X", method]
+    cmd.append(f"http://localhost{path}")
+    out = subprocess.run(cmd, input=body if body is None or isinstance(body, bytes) else body.encode(),
+                         capture_output=True, timeout=20).stdout
+    payload, _, status = out.rpartition(b"\n")
+    return int(status), payload if binary else payload.decode()
+
+
+def test_socket_is_private(server):
+    mode = server.stat().st_mode
+    assert stat.S_ISSOCK(mode) and stat.S_IMODE(mode) == 0o600
+    assert stat.S_IMODE(server.parent.stat().st_mode) == 0o700
+
+
+def test_server_status_json(server):
+    status, body = curl(server, "/cleanroom.v1.AdminService/GetServerStatus", "{}")
+    assert status == 200, body
+    st = json.loads(body)["status"]
+    assert st["version"] and st["endpoint"] == f"unix://{server}"
+    assert st["backends"][0]["name"] == "netns" and st["backends"][0]["isDefault"] is True
+
+
+def test_capabilities_by_get(server):
+    status, body = curl(server, "/cleanroom.v1.AdminService/GetCapabilities?connect=v1&encoding=json&message=%7B%7D")
+    assert status == 200, body
+    caps = json.loads(body)
+    assert caps["backendName"] == "netns"
+    keys = {c["key"]: c.get("value", False) for c in caps["capabilities"]}
+    assert keys["policy_immutability"] is True and keys["network_default_deny"] is False
+    assert set(keys) >= {"network_default_deny", "network_host_port_filtering", "dns_control_or_equivalent",
+                         "policy_immutability", "audit_event_emission", "secret_isolation"}
+
+
+def test_doctor(server):
+    status, body = curl(server, "/cleanroom.v1.AdminService/Doctor", '{"backend": "netns"}')
+    assert status == 200, body
+    names = [c["name"] for c in json.loads(body)["checks"]]
+    assert "user namespaces" in names and "cgroups" in names
+
+
+def test_binary_codec(server):
+    status, body = curl(server, "/cleanroom.v1.AdminService/GetServerStatus", b"", ctype="application/proto",
+                        binary=True)
+    assert status == 200
+    assert body[0] == 0x0A  # field 1 (status), length-delimited
+    assert b"netns" in body
+
+
+def test_errors(server):
+    status, body = curl(server, "/cleanroom.v1.AdminService/Doctor", '{"bogus": 1}')
+    err = json.loads(body)
+    assert status == 400 and err["code"] == "invalid_argument" and "bogus" in err["message"], body
+    assert err["details"][0]["type"] == "cleanroom.v1.ErrorInfo"
+    assert err["details"][0]["debug"]["reasonCode"] == "usage_invalid"
+
+    status, body = curl(server, "/cleanroom.v1.AdminService/Doctor", '{"backend": "vm"}')
+    err = json.loads(body)
+    assert status == 503 and err["code"] == "unavailable" and "unknown backend" in err["message"], body
+    assert err["details"][0]["debug"]["reasonCode"] == "backend_unavailable"
+
+    status, body = curl(server, "/cleanroom.v1.AdminService/Doctor", "{", )
+    assert status == 400 and json.loads(body)["code"] == "invalid_argument", body
+
+    status, body = curl(server, "/cleanroom.v1.AdminService/Doctor", "{}", ctype="text/plain")
+    assert status == 415, body
+
+    status, body = curl(server, "/cleanroom.v1.Nope/Nothing", "{}")
+    assert status == 404, body
+
+    status, body = curl(server, "/cleanroom.v1.SandboxService/CreateSandbox", "{}")
+    err = json.loads(body)
+    assert status == 501 and err["code"] == "unimplemented" and "not implemented" in err["message"], body
+
+    # a malformed request does not stop the server
+    status, _ = curl(server, "/cleanroom.v1.AdminService/GetServerStatus", "{}")
+    assert status == 200
+
+
+def test_a_second_server_refuses_the_socket(server, cleanroom_bin, tmp_path):
+    r = subprocess.run([cleanroom_bin, "serve", "--socket", str(server), "--state-dir", str(tmp_path / "s")],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1 and "already answers" in r.stderr, r.stderr
