@@ -65,7 +65,7 @@ static bool read_rule(struct cr_jread *r, const json_t *j, cr_net_rule *out, boo
 		return false;
 	}
 	out->reason = cr_xstrdup(reason);
-	out->origin = cr_xstrdup(r->path);
+	out->origin = cr_xstrdup(r->path.text);
 	unsigned flags = CR_HOST_ALLOW_WILDCARD | CR_HOST_ALLOW_IP | CR_HOST_ALLOW_CIDR;
 	if (!read_host(r, host, flags, &out->host))
 		return false;

@@ -15,42 +15,23 @@ void cr_jread_error(struct cr_jread *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	cleanup_free char *msg = cr_vasprintf(fmt, ap);
 	va_end(ap);
-	cr_diags_add(r->diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID, (cr_diag_loc){r->file, 0, 0, r->path},
-		     NULL, "%s", msg);
-}
-
-static void append(struct cr_jread *r, const char *s)
-{
-	size_t n = strlen(s);
-	if (r->plen + n >= sizeof(r->path))
-		n = sizeof(r->path) - 1 - r->plen;
-	memcpy(r->path + r->plen, s, n);
-	r->plen += n;
-	r->path[r->plen] = '\0';
+	cr_diags_add(r->diags, CR_DIAG_ERROR, CR_REASON_POLICY_INVALID,
+		     (cr_diag_loc){r->file, 0, 0, r->path.text}, NULL, "%s", msg);
 }
 
 size_t cr_jread_push(struct cr_jread *r, const char *key)
 {
-	size_t mark = r->plen;
-	if (r->plen)
-		append(r, ".");
-	append(r, key);
-	return mark;
+	return cr_keypath_push_key(&r->path, key);
 }
 
 size_t cr_jread_push_index(struct cr_jread *r, size_t i)
 {
-	size_t mark = r->plen;
-	char buf[32];
-	snprintf(buf, sizeof(buf), "[%zu]", i);
-	append(r, buf);
-	return mark;
+	return cr_keypath_push_index(&r->path, i);
 }
 
 void cr_jread_pop(struct cr_jread *r, size_t mark)
 {
-	r->plen = mark;
-	r->path[mark] = '\0';
+	cr_keypath_pop(&r->path, mark);
 }
 
 static bool listed(const char *const *keys, const char *k)

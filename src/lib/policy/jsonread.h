@@ -11,12 +11,12 @@
 #include <stdbool.h>
 
 #include "util/diag.h"
+#include "util/keypath.h"
 
 struct cr_jread {
 	const char *file;
 	cr_diags *diags;
-	char path[512];
-	size_t plen;
+	cr_keypath path;
 };
 
 void cr_jread_error(struct cr_jread *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -130,7 +130,7 @@ static void read_rule(struct cr_walk *w, const cr_ynode *v, cr_policy *p, bool i
 		c.rule.ports[1] = 443;
 		c.rule.n_ports = 2;
 	}
-	c.rule.origin = cr_xstrdup(w->path);
+	c.rule.origin = cr_xstrdup(w->path.text);
 	c.rule.line = v->line;
 	c.rule.col = v->col;
 	if (is_deny)

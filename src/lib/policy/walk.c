@@ -16,7 +16,7 @@ __attribute__((format(printf, 6, 0))) static void add(struct cr_walk *w, cr_diag
 						      const char *fmt, va_list ap)
 {
 	cleanup_free char *msg = cr_vasprintf(fmt, ap);
-	cr_diag_loc loc = {w->file, at ? at->line : 0, at ? at->col : 0, w->path};
+	cr_diag_loc loc = {w->file, at ? at->line : 0, at ? at->col : 0, w->path.text};
 	cr_diags_add(w->diags, sev, reason, loc, hint, "%s", msg);
 }
 
@@ -37,38 +37,19 @@ void cr_walk_warn(struct cr_walk *w, const cr_ynode *at, const char *hint, const
 	va_end(ap);
 }
 
-static void append_path(struct cr_walk *w, const char *s)
-{
-	size_t n = strlen(s);
-	if (w->plen + n >= CR_WALK_PATH_MAX)
-		n = CR_WALK_PATH_MAX - 1 - w->plen;
-	memcpy(w->path + w->plen, s, n);
-	w->plen += n;
-	w->path[w->plen] = '\0';
-}
-
 size_t cr_walk_push_key(struct cr_walk *w, const char *key)
 {
-	size_t mark = w->plen;
-	if (w->plen)
-		append_path(w, ".");
-	append_path(w, key);
-	return mark;
+	return cr_keypath_push_key(&w->path, key);
 }
 
 size_t cr_walk_push_index(struct cr_walk *w, size_t i)
 {
-	size_t mark = w->plen;
-	char buf[32];
-	snprintf(buf, sizeof(buf), "[%zu]", i);
-	append_path(w, buf);
-	return mark;
+	return cr_keypath_push_index(&w->path, i);
 }
 
 void cr_walk_pop(struct cr_walk *w, size_t mark)
 {
-	w->plen = mark;
-	w->path[mark] = '\0';
+	cr_keypath_pop(&w->path, mark);
 }
 
 const char *cr_walk_type_name(const cr_ynode *n)

@@ -11,14 +11,12 @@
 #include <stdbool.h>
 
 #include "policy/yamltree.h"
-
-#define CR_WALK_PATH_MAX 512
+#include "util/keypath.h"
 
 struct cr_walk {
 	const char *file;
 	cr_diags *diags;
-	char path[CR_WALK_PATH_MAX];
-	size_t plen;
+	cr_keypath path;
 };
 
 typedef void (*cr_walk_field_fn)(struct cr_walk *w, const cr_ynode *value, void *obj);
