@@ -145,7 +145,10 @@ static json_t *encode_map(encoder *e, const ProtobufCFieldDescriptor *f, Protobu
 	json_t *obj = json_object();
 	for (size_t i = 0; obj && i < n; i++) {
 		json_t *key = map_key_text(e, kf, pbjson_member(entries[i], kf->offset));
-		if (!key) {
+		if (!key || !json_is_string(key)) {
+			if (key)
+				pbjson_fail(e->err, CR_REASON_INTERNAL, &e->path, "unsupported map key type");
+			json_decref(key);
 			json_decref(obj);
 			return NULL;
 		}
