@@ -13,8 +13,8 @@ packages=(
   protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev libsqlite3-dev libevent-dev
   # tests, sanitizers, fuzzing, style
   libcmocka-dev python3 python3-pytest clang libclang-rt-14-dev clang-format
-  # tools the sandbox tests run inside sandboxes
-  keyutils util-linux procps
+  # tools the tests run (inside sandboxes, and curl as an API client)
+  keyutils util-linux procps curl
 )
 
 missing=()
