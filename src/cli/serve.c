@@ -70,6 +70,7 @@ static int serve(cr_server *srv, cr_error **err)
 	event_add(sigterm, NULL);
 	fprintf(stderr, "%s: listening on unix://%s (state in %s)\n", CMD, srv->socket_path, srv->state_dir);
 	event_base_dispatch(srv->base);
+	cr_server_terminate_all(srv);
 	event_free(sigint);
 	event_free(sigterm);
 	cr_http_server_free(http);

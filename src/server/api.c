@@ -28,12 +28,13 @@
 #define ADM "cleanroom.v1.AdminService"
 
 const cr_api_route cr_api_routes[] = {
-	{SBX, "CreateSandbox", U, &cleanroom__v1__create_sandbox_request__descriptor, NULL},
-	{SBX, "GetSandbox", U | R, &cleanroom__v1__get_sandbox_request__descriptor, NULL},
-	{SBX, "ListSandboxes", U | R, &cleanroom__v1__list_sandboxes_request__descriptor, NULL},
+	{SBX, "CreateSandbox", U, &cleanroom__v1__create_sandbox_request__descriptor, cr_sandbox_create},
+	{SBX, "GetSandbox", U | R, &cleanroom__v1__get_sandbox_request__descriptor, cr_sandbox_get},
+	{SBX, "ListSandboxes", U | R, &cleanroom__v1__list_sandboxes_request__descriptor, cr_sandbox_list},
 	{SBX, "UploadSandboxFiles", U, &cleanroom__v1__upload_sandbox_files_request__descriptor, NULL},
 	{SBX, "DownloadSandboxFile", U | R, &cleanroom__v1__download_sandbox_file_request__descriptor, NULL},
-	{SBX, "TerminateSandbox", U, &cleanroom__v1__terminate_sandbox_request__descriptor, NULL},
+	{SBX, "TerminateSandbox", U, &cleanroom__v1__terminate_sandbox_request__descriptor,
+	 cr_sandbox_terminate},
 	{SBX, "StreamSandboxEvents", S, &cleanroom__v1__stream_sandbox_events_request__descriptor, NULL},
 	{EXE, "CreateExecution", U, &cleanroom__v1__create_execution_request__descriptor, NULL},
 	{EXE, "GetExecution", U | R, &cleanroom__v1__get_execution_request__descriptor, NULL},

@@ -12,6 +12,14 @@
 #include "server/store/store.h"
 #include "util/error.h"
 
+/* A sandbox this server owns right now. */
+typedef struct cr_live_sandbox {
+	char *id;
+	const struct cr_backend *backend;
+	cr_sandbox *sb;
+	struct cr_live_sandbox *next;
+} cr_live_sandbox;
+
 typedef struct cr_server {
 	struct event_base *base;
 	cr_store *store;
@@ -19,7 +27,15 @@ typedef struct cr_server {
 	char *socket_path;
 	time_t started;
 	const struct cr_backend *backend; /* the default backend */
+	cr_live_sandbox *live;
 } cr_server;
+
+/* Refuses (backend_capability_mismatch) a policy whose features need
+ * capability keys the backend does not declare (spec §7.1). */
+int cr_launch_validate(const cr_policy *p, const cr_backend_caps *caps, cr_error **err);
+
+/* Terminates every sandbox this server owns (at shutdown). */
+void cr_server_terminate_all(cr_server *srv);
 
 /* Who called, from the connection's peer credentials. */
 typedef struct cr_api_call {
@@ -45,6 +61,16 @@ extern const cr_api_route cr_api_routes[];
 /* The handler given to the HTTP layer: classify, decode, dispatch, encode. */
 struct cr_http_request;
 void cr_api_handle(const struct cr_http_request *req, void *server);
+
+/* SandboxService. */
+int cr_sandbox_create(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
+		      ProtobufCMessage **out, cr_error **err);
+int cr_sandbox_get(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
+		   ProtobufCMessage **out, cr_error **err);
+int cr_sandbox_list(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
+		    ProtobufCMessage **out, cr_error **err);
+int cr_sandbox_terminate(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
+			 ProtobufCMessage **out, cr_error **err);
 
 /* AdminService. */
 int cr_admin_get_capabilities(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,

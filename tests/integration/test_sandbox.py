@@ -319,7 +319,8 @@ def test_capabilities_and_doctor(driver):
     caps = json.loads(subprocess.run([driver, "caps"], capture_output=True, text=True).stdout)
     assert caps["backend_name"] == "netns"
     assert caps["capabilities"]["policy_immutability"] is True
-    assert caps["capabilities"]["network_default_deny"] is False  # not claimed before the egress gateway
+    assert caps["capabilities"]["network_default_deny"] is True  # an empty network namespace
+    assert caps["capabilities"]["network_host_port_filtering"] is False  # not before the egress gateway
     doc = subprocess.run([driver, "doctor"], capture_output=True, text=True).stdout
     assert re.search(r"^pass\s+user namespaces", doc, re.M), doc
     assert re.search(r"^(pass|warn)\s+cgroups", doc, re.M), doc

@@ -65,7 +65,8 @@ def test_capabilities_by_get(server):
     caps = json.loads(body)
     assert caps["backendName"] == "netns"
     keys = {c["key"]: c.get("value", False) for c in caps["capabilities"]}
-    assert keys["policy_immutability"] is True and keys["network_default_deny"] is False
+    assert keys["policy_immutability"] is True and keys["network_default_deny"] is True
+    assert keys["network_host_port_filtering"] is False
     assert set(keys) >= {"network_default_deny", "network_host_port_filtering", "dns_control_or_equivalent",
                          "policy_immutability", "audit_event_emission", "secret_isolation"}
 
@@ -106,7 +107,7 @@ def test_errors(server):
     status, body = curl(server, "/cleanroom.v1.Nope/Nothing", "{}")
     assert status == 404, body
 
-    status, body = curl(server, "/cleanroom.v1.SandboxService/CreateSandbox", "{}")
+    status, body = curl(server, "/cleanroom.v1.ExecutionService/CreateExecution", "{}")
     err = json.loads(body)
     assert status == 501 and err["code"] == "unimplemented" and "not implemented" in err["message"], body
 
@@ -119,3 +120,69 @@ def test_a_second_server_refuses_the_socket(server, cleanroom_bin, tmp_path):
     r = subprocess.run([cleanroom_bin, "serve", "--socket", str(server), "--state-dir", str(tmp_path / "s")],
                        capture_output=True, text=True, timeout=20)
     assert r.returncode == 1 and "already answers" in r.stderr, r.stderr
+
+
+# ---- SandboxService ----------------------------------------------------------
+
+def compiled(cleanroom_bin, tmp_path, policy):
+    repo = tmp_path / "repo"
+    repo.mkdir(exist_ok=True)
+    (repo / "cleanroom.yaml").write_text(policy)
+    r = subprocess.run([cleanroom_bin, "policy", "compile", "--json", "-C", str(repo)], capture_output=True,
+                       text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+DENY_ALL = "version: 1\nsandbox:\n  network:\n    default: deny\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="provisioning sandboxes needs root")
+def test_sandbox_lifecycle(server, cleanroom_bin, tmp_path):
+    text = compiled(cleanroom_bin, tmp_path, DENY_ALL)
+    policy_hash = json.loads(text)["policy_hash"]
+    status, body = curl(server, "/cleanroom.v1.SandboxService/CreateSandbox",
+                        json.dumps({"compiledPolicyJson": text, "runId": "run-test"}))
+    assert status == 200, body
+    sb = json.loads(body)["sandbox"]
+    assert sb["status"] == "SANDBOX_STATUS_READY" and sb["backend"] == "netns", sb
+    assert sb["policyHash"] == policy_hash and sb["runId"] == "run-test" and sb["actor"] == "uid:0", sb
+    sid = sb["sandboxId"]
+    state = server.parent.parent / "state"
+    assert (state / "netns" / sid).is_dir()
+
+    status, body = curl(server, "/cleanroom.v1.SandboxService/GetSandbox", json.dumps({"sandboxId": sid}))
+    assert status == 200 and json.loads(body)["sandbox"]["status"] == "SANDBOX_STATUS_READY", body
+    status, body = curl(server, "/cleanroom.v1.SandboxService/ListSandboxes", "{}")
+    assert [s["sandboxId"] for s in json.loads(body)["sandboxes"]] == [sid], body
+
+    status, body = curl(server, "/cleanroom.v1.SandboxService/TerminateSandbox", json.dumps({"sandboxId": sid}))
+    assert status == 200 and json.loads(body)["terminated"] is True, body
+    assert not (state / "netns" / sid).exists()
+    status, body = curl(server, "/cleanroom.v1.SandboxService/GetSandbox", json.dumps({"sandboxId": sid}))
+    assert json.loads(body)["sandbox"]["status"] == "SANDBOX_STATUS_STOPPED", body
+
+    status, body = curl(server, "/cleanroom.v1.SandboxService/GetSandbox", json.dumps({"sandboxId": "sb-nope"}))
+    assert status == 404 and json.loads(body)["code"] == "not_found", body
+
+
+def test_capability_mismatch_is_refused_before_provisioning(server, cleanroom_bin, tmp_path):
+    text = compiled(cleanroom_bin, tmp_path,
+                    DENY_ALL + "    allow:\n      - host: api.example.com\n        ports: [443]\n")
+    status, body = curl(server, "/cleanroom.v1.SandboxService/CreateSandbox", json.dumps({"compiledPolicyJson": text}))
+    err = json.loads(body)
+    assert status == 400 and err["code"] == "failed_precondition", body
+    assert err["details"][0]["debug"]["reasonCode"] == "backend_capability_mismatch", body
+    assert "network_host_port_filtering (needed by sandbox.network.allow)" in err["message"], body
+    state = server.parent.parent / "state"
+    assert not (state / "netns").exists() or not any((state / "netns").iterdir())
+    status, body = curl(server, "/cleanroom.v1.SandboxService/ListSandboxes", "{}")
+    assert json.loads(body).get("sandboxes", []) == [], body
+
+
+def test_tampered_policy_is_refused(server, cleanroom_bin, tmp_path):
+    text = compiled(cleanroom_bin, tmp_path, DENY_ALL).replace('"ttl_minutes":60', '"ttl_minutes":61')
+    status, body = curl(server, "/cleanroom.v1.SandboxService/CreateSandbox", json.dumps({"compiledPolicyJson": text}))
+    err = json.loads(body)
+    assert status == 400 and err["code"] == "invalid_argument", body
+    assert err["details"][0]["debug"]["reasonCode"] == "policy_invalid" and "policy_hash" in err["message"], body

@@ -30,7 +30,7 @@
 #define UID_SLOTS 4096
 
 static const cr_capability capabilities[] = {
-	{"network_default_deny", false},      {"network_host_port_filtering", false},
+	{"network_default_deny", true},       {"network_host_port_filtering", false},
 	{"dns_control_or_equivalent", false}, {"policy_immutability", true},
 	{"audit_event_emission", false},      {"secret_isolation", false},
 	{"protocol_granularity", false},      {"advanced_destination_identity", false},
@@ -44,12 +44,14 @@ static void netns_capabilities(cr_backend_caps *out)
 		.backend_version = CLEANROOM_VERSION,
 		.capabilities = capabilities,
 		.n_capabilities = sizeof(capabilities) / sizeof(capabilities[0]),
-		.notes = "Sandboxes get an empty network namespace (loopback only), so nothing leaves them, "
-			 "but "
-			 "policy-driven egress (allow rules, managed DNS, the gateway) is not built yet: the "
-			 "network "
-			 "keys stay false until it is. policy_immutability: the compiled policy is fixed at "
-			 "provision. No audit events or secret injection yet.",
+		.notes =
+			"network_default_deny: a sandbox's network namespace is empty (loopback only), so no "
+			"packet leaves it. Allowing destinations (host/port filtering, managed DNS, the "
+			"gateway) "
+			"is not built yet, so policies with allow rules, enabled registries or secrets are "
+			"refused with backend_capability_mismatch. policy_immutability: the compiled policy "
+			"is "
+			"fixed at provision. No audit events yet.",
 	};
 }
 
