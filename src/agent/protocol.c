@@ -19,6 +19,7 @@
 
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "util/xalloc.h"
 
 /* Bytes the decoder holds unconsumed at most: two whole frames. A reader
@@ -175,23 +176,8 @@ json_t *cr_agent_frame_json(const cr_agent_frame *f, cr_error **err)
 
 int cr_agent_write_all(int fd, const void *data, size_t len, cr_error **err)
 {
-	const unsigned char *p = data;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			/* a non-blocking descriptor: wait until it drains */
-			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
-				return cr_error_make(err, errno, CR_REASON_INTERNAL, "poll agent channel");
-			continue;
-		}
-		if (n < 0)
-			return cr_error_make(err, errno, CR_REASON_INTERNAL, "write agent channel");
-		p += n;
-		len -= (size_t)n;
-	}
+	if (cr_write_all(fd, data, len) < 0)
+		return cr_error_make(err, errno, CR_REASON_INTERNAL, "write agent channel");
 	return 0;
 }
 

@@ -23,6 +23,10 @@ static inline int cr_read_file(const char *path, size_t cap, char **out, size_t 
 	return cr_read_file_at(-100 /* AT_FDCWD */, path, cap, 0, out, len, err);
 }
 
+/* Writes all of data to fd, retrying after EINTR and partial writes and
+ * waiting (poll) while a non-blocking fd is full. Returns 0, or -1 with errno. */
+int cr_write_all(int fd, const void *data, size_t len);
+
 /* Returns 1 when `path` (relative to dirfd) exists (a symlink counts, even a
  * dangling one, so that opening it reports the real problem), 0 when it does
  * not, -1 on any other error. */

@@ -28,6 +28,7 @@
 
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "util/syscalls.h"
 #include "util/xalloc.h"
 #include "workspace/internal.h"
@@ -183,20 +184,6 @@ static int make_dir(extractor *x, int pfd, const char *leaf, const char *path, s
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Copies the entry's data, counting what is really written: a header can
  * understate what follows (sparse maps, a lying filter), the caps cannot. */
 static int copy_data(extractor *x, int fd, cr_error **err)
@@ -213,7 +200,7 @@ static int copy_data(extractor *x, int fd, cr_error **err)
 		x->st.bytes += (uint64_t)n;
 		if (written > x->lim->max_file_bytes || x->st.bytes > x->lim->max_bytes)
 			return entry_error(x, E2BIG, err, "more data than the limits allow");
-		if (write_all(fd, buf, (size_t)n) < 0)
+		if (cr_write_all(fd, buf, (size_t)n) < 0)
 			return entry_error(x, errno, err, "write");
 	}
 }

@@ -20,21 +20,8 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/fileio.h"
 #include "util/syscalls.h"
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static int open_beneath(int dirfd, const char *path, const char *shown, cr_error **err)
 {
@@ -67,7 +54,7 @@ static int copy_capped(int fd, const char *shown, uint64_t max, int out_fd, cr_e
 		if (total > max) /* grew since fstat */
 			return cr_error_make(err, E2BIG, CR_REASON_NONE,
 					     "read '%s': more than %" PRIu64 " bytes", shown, max);
-		if (write_all(out_fd, buf, (size_t)n) < 0)
+		if (cr_write_all(out_fd, buf, (size_t)n) < 0)
 			return cr_error_make(err, errno, CR_REASON_INTERNAL, "read '%s': write", shown);
 	}
 }
