@@ -10,7 +10,7 @@ packages=(
   build-essential meson ninja-build pkg-config git ca-certificates
   # libraries (DESIGN.md §11)
   libyaml-dev libjansson-dev libidn2-dev libssl-dev libseccomp-dev libcap-dev libarchive-dev
-  protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev libsqlite3-dev libevent-dev
+  protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev libsqlite3-dev libevent-dev libcurl4-openssl-dev
   # tests, sanitizers, fuzzing, style
   libcmocka-dev python3 python3-pytest clang libclang-rt-14-dev clang-format
   # tools the tests run (inside sandboxes, and curl as an API client)
