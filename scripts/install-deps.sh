@@ -16,6 +16,11 @@ packages=(
   # tools the tests run (inside sandboxes, and curl as an API client)
   keyutils util-linux procps curl
 )
+# node and npm run the TypeScript client test (tests/clients/ts). Debian's
+# packages only when none is on PATH: a node from elsewhere (nodesource) ships
+# its own npm, which Debian's npm package would conflict with.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
