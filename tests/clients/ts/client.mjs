@@ -30,6 +30,9 @@ if (!socketPath || !scenario) {
   process.exit(2);
 }
 const args = argsJson ? JSON.parse(argsJson) : {};
+// Streams give up after this long, so that a stream the server never ends is
+// reported with what arrived before (as a ConnectError), not as a killed client.
+const STREAM_TIMEOUT_MS = 30000;
 
 const transport = createConnectTransport({
   baseUrl: "http://localhost",
@@ -103,7 +106,10 @@ const scenarios = {
 async function streamExecution(sandboxId, executionId) {
   const out = { payloads: [], stdout: [], stderr: [], exits: [], ended: false };
   try {
-    for await (const ev of executions.streamExecution({ sandboxId, executionId, follow: true })) {
+    for await (const ev of executions.streamExecution(
+      { sandboxId, executionId, follow: true },
+      { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) },
+    )) {
       const p = ev.payload;
       out.payloads.push(p.case ?? "none");
       if (p.case === "stdout") out.stdout.push(Buffer.from(p.value).toString("base64"));
@@ -127,7 +133,10 @@ async function streamExecution(sandboxId, executionId) {
 async function sandboxEvents(sandboxId) {
   const events = [];
   try {
-    for await (const ev of sandboxes.streamSandboxEvents({ sandboxId, follow: false })) {
+    for await (const ev of sandboxes.streamSandboxEvents(
+      { sandboxId, follow: false },
+      { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) },
+    )) {
       events.push({
         sandboxId: ev.sandboxId,
         status: SandboxStatus[ev.status],
