@@ -18,6 +18,7 @@
 
 #include "policy/policy.h"
 #include "util/error.h"
+#include "workspace/workspace.h"
 
 /* ---- capability handshake (spec §7.2) ---- */
 
@@ -65,9 +66,10 @@ typedef struct cr_sandbox_spec {
 } cr_sandbox_spec;
 
 typedef struct cr_exec_spec {
-	char *const *argv; /* NULL-terminated */
-	char *const *env;  /* NULL-terminated "K=V"; NULL = a minimal default environment */
-	const char *cwd;   /* NULL = /workspace */
+	char *const *argv;      /* NULL-terminated */
+	char *const *env;       /* NULL-terminated "K=V"; NULL = a minimal default environment */
+	char *const *extra_env; /* NULL or "K=V" entries added to env (replacing the same K) */
+	const char *cwd;        /* NULL = /workspace */
 	bool tty;
 	uint16_t cols, rows;
 } cr_exec_spec;
@@ -110,8 +112,10 @@ struct cr_backend {
 	/* Sends signo to the execution's process group. */
 	int (*signal)(cr_sandbox *sb, uint32_t exec_id, int signo, cr_error **err);
 	/* Unpacks a tar stream read from archive_fd into dest (an absolute path
-	 * inside the sandbox, e.g. /workspace), owned by the workload user. */
-	int (*upload_archive)(cr_sandbox *sb, int archive_fd, const char *dest, cr_error **err);
+	 * inside the sandbox, e.g. /workspace), owned by the workload user; fills
+	 * *stats (when not NULL) with what was written. */
+	int (*upload_archive)(cr_sandbox *sb, int archive_fd, const char *dest, cr_workspace_stats *stats,
+			      cr_error **err);
 	/* Copies a file from inside the sandbox to out_fd, at most max bytes. */
 	int (*download_file)(cr_sandbox *sb, const char *path, uint64_t max, int out_fd, cr_error **err);
 	/* A descriptor that becomes readable when events may be available. */

@@ -15,13 +15,24 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "audit/trail.h"
 #include "server/http.h"
 #include "server/server.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
-#define CMD   "cleanroom serve"
-#define USAGE "Usage: cleanroom serve [--socket PATH] [--state-dir DIR]\n"
+#define CMD "cleanroom serve"
+#define USAGE                                                                                        \
+	"Usage: cleanroom serve [--socket PATH] [--state-dir DIR] [--idle-exit SECONDS]\n"           \
+	"                       [--output-cap BYTES] [--retention SECONDS] [--max-ttl SECONDS]\n"    \
+	"  --socket PATH        unix socket of the API (default: /run/cleanroom/cleanroom.sock as\n" \
+	"                       root, else $XDG_RUNTIME_DIR/cleanroom/cleanroom.sock)\n"             \
+	"  --state-dir DIR      state database, audit trail, sandbox records (default:\n"            \
+	"                       /var/lib/cleanroom as root, else ~/.local/state/cleanroom)\n"        \
+	"  --idle-exit SECONDS  exit after SECONDS with no sandbox and no request (0 = never)\n"     \
+	"  --output-cap BYTES   output history kept per execution (default 8 MiB)\n"                 \
+	"  --retention SECONDS  prune finished sandboxes older than this (default 30 days)\n"        \
+	"  --max-ttl SECONDS    cap on a sandbox's time to live (default 24 h; 0 = no cap)\n"
 
 static char *default_state_dir(void)
 {
@@ -44,9 +55,15 @@ static int prepare_state(cr_server *srv, cr_error **err)
 	int cleaned = srv->backend->cleanup_leftovers(srv->state_dir, err);
 	if (cleaned < 0)
 		return cr_error_wrap(err, "remove sandboxes left by a previous server");
-	int failed = cr_store_fail_live(srv->store, "runtime_launch_failed", (int64_t)time(NULL) * 1000, err);
+	int failed = cr_store_fail_live(srv->store, cr_reason_name(CR_REASON_SANDBOX_LOST), cr_now_ms(), err);
 	if (failed < 0)
 		return -1;
+	srv->audit_path = cr_asprintf("%s/audit/audit.jsonl", srv->state_dir);
+	if (cr_audit_open(srv->audit_path, &srv->audit, err) < 0)
+		return cr_error_wrap(err, "open the audit trail");
+	if (cr_audit_repaired(srv->audit))
+		fprintf(stderr, "%s: the audit trail ended in a torn line (%zu bytes), removed\n", CMD,
+			cr_audit_repaired(srv->audit));
 	if (cleaned || failed)
 		fprintf(stderr, "%s: removed %d leftover sandboxes, marked %d as failed\n", CMD, cleaned,
 			failed);
@@ -69,7 +86,9 @@ static int serve(cr_server *srv, cr_error **err)
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
 	fprintf(stderr, "%s: listening on unix://%s (state in %s)\n", CMD, srv->socket_path, srv->state_dir);
+	cr_housekeeping_start(srv);
 	event_base_dispatch(srv->base);
+	cr_housekeeping_stop(srv);
 	cr_server_terminate_all(srv);
 	event_free(sigint);
 	event_free(sigterm);
@@ -77,25 +96,61 @@ static int serve(cr_server *srv, cr_error **err)
 	return 0;
 }
 
+/* A non-negative decimal number of at most max. */
+static int parse_num(const char *opt, const char *v, long long max, int64_t *out)
+{
+	char *end = NULL;
+	errno = 0;
+	long long n = strtoll(v, &end, 10);
+	if (!*v || *end || errno || n < 0 || n > max)
+		return cr_cli_usage_error(CMD, "%s wants a number from 0 to %lld, not '%s'", opt, max, v), -1;
+	*out = n;
+	return 0;
+}
+
+static int parse_option(int c, const char *arg, cr_server *srv)
+{
+	int64_t n = 0;
+	switch (c) {
+	case 's': free(srv->socket_path), srv->socket_path = cr_xstrdup(arg); return 0;
+	case 'd': free(srv->state_dir), srv->state_dir = cr_xstrdup(arg); return 0;
+	case 'i':
+		if (parse_num("--idle-exit", arg, 1LL << 30, &n) < 0)
+			return -1;
+		srv->cfg.idle_exit_seconds = (int)n;
+		return 0;
+	case 'o':
+		if (parse_num("--output-cap", arg, 1LL << 32, &n) < 0)
+			return -1;
+		srv->cfg.output_cap_bytes = (size_t)n;
+		return 0;
+	case 'r': return parse_num("--retention", arg, 1LL << 40, &srv->cfg.retention_seconds);
+	case 't': return parse_num("--max-ttl", arg, 1LL << 40, &srv->cfg.max_ttl_seconds);
+	default: return -1;
+	}
+}
+
 static int parse(int argc, char **argv, cr_server *srv)
 {
 	static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
 					     {"state-dir", required_argument, NULL, 'd'},
+					     {"idle-exit", required_argument, NULL, 'i'},
+					     {"output-cap", required_argument, NULL, 'o'},
+					     {"retention", required_argument, NULL, 'r'},
+					     {"max-ttl", required_argument, NULL, 't'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	int c;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 's')
-			srv->socket_path = cr_xstrdup(optarg);
-		else if (c == 'd')
-			srv->state_dir = cr_xstrdup(optarg);
-		else if (c == 'h')
+		if (c == 'h')
 			return fputs(USAGE, stdout), 1;
-		else
+		if (c == '?' || c == ':')
 			return cr_cli_usage_error(CMD, "unknown or incomplete option '%s'", argv[optind - 1]),
 			       -1;
+		if (parse_option(c, optarg, srv) < 0)
+			return -1;
 	}
 	if (optind < argc)
 		return cr_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]), -1;
@@ -104,7 +159,11 @@ static int parse(int argc, char **argv, cr_server *srv)
 
 int cmd_serve(int argc, char **argv)
 {
-	cr_server srv = {.backend = &cr_backend_netns, .started = time(NULL)};
+	cr_server srv = {.backend = &cr_backend_netns,
+			 .started = time(NULL),
+			 .cfg = {.output_cap_bytes = 8u << 20,
+				 .retention_seconds = 30 * 24 * 3600,
+				 .max_ttl_seconds = 24 * 3600}};
 	int p = parse(argc, argv, &srv);
 	if (p != 0)
 		return p > 0 ? CR_EXIT_OK : CR_EXIT_USAGE;
@@ -120,6 +179,8 @@ int cmd_serve(int argc, char **argv)
 		fprintf(stderr, "%s: error[%s]: %s\n", CMD, cr_reason_name(err->reason), err->msg);
 	cr_error_free(err);
 	cr_store_close(srv.store);
+	cr_audit_close(srv.audit);
+	free(srv.audit_path);
 	event_base_free(srv.base);
 	free(srv.socket_path);
 	free(srv.state_dir);

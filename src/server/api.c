@@ -17,6 +17,7 @@
 #include "pbjson/pbjson.h"
 #include "server/http.h"
 #include "server/server.h"
+#include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
@@ -28,26 +29,36 @@
 #define ADM "cleanroom.v1.AdminService"
 
 const cr_api_route cr_api_routes[] = {
-	{SBX, "CreateSandbox", U, &cleanroom__v1__create_sandbox_request__descriptor, cr_sandbox_create},
-	{SBX, "GetSandbox", U | R, &cleanroom__v1__get_sandbox_request__descriptor, cr_sandbox_get},
-	{SBX, "ListSandboxes", U | R, &cleanroom__v1__list_sandboxes_request__descriptor, cr_sandbox_list},
-	{SBX, "UploadSandboxFiles", U, &cleanroom__v1__upload_sandbox_files_request__descriptor, NULL},
-	{SBX, "DownloadSandboxFile", U | R, &cleanroom__v1__download_sandbox_file_request__descriptor, NULL},
+	{SBX, "CreateSandbox", U, &cleanroom__v1__create_sandbox_request__descriptor, cr_sandbox_create,
+	 NULL},
+	{SBX, "GetSandbox", U | R, &cleanroom__v1__get_sandbox_request__descriptor, cr_sandbox_get, NULL},
+	{SBX, "ListSandboxes", U | R, &cleanroom__v1__list_sandboxes_request__descriptor, cr_sandbox_list,
+	 NULL},
+	{SBX, "UploadSandboxFiles", U, &cleanroom__v1__upload_sandbox_files_request__descriptor,
+	 cr_sandbox_upload, NULL},
+	{SBX, "DownloadSandboxFile", U | R, &cleanroom__v1__download_sandbox_file_request__descriptor,
+	 cr_sandbox_download, NULL},
 	{SBX, "TerminateSandbox", U, &cleanroom__v1__terminate_sandbox_request__descriptor,
-	 cr_sandbox_terminate},
-	{SBX, "StreamSandboxEvents", S, &cleanroom__v1__stream_sandbox_events_request__descriptor, NULL},
-	{EXE, "CreateExecution", U, &cleanroom__v1__create_execution_request__descriptor, NULL},
-	{EXE, "GetExecution", U | R, &cleanroom__v1__get_execution_request__descriptor, NULL},
-	{EXE, "ListExecutions", U | R, &cleanroom__v1__list_executions_request__descriptor, NULL},
-	{EXE, "CancelExecution", U, &cleanroom__v1__cancel_execution_request__descriptor, NULL},
-	{EXE, "StreamExecution", S, &cleanroom__v1__stream_execution_request__descriptor, NULL},
+	 cr_sandbox_terminate, NULL},
+	{SBX, "StreamSandboxEvents", S, &cleanroom__v1__stream_sandbox_events_request__descriptor, NULL,
+	 cr_sandbox_events},
+	{EXE, "CreateExecution", U, &cleanroom__v1__create_execution_request__descriptor, cr_execution_create,
+	 NULL},
+	{EXE, "GetExecution", U | R, &cleanroom__v1__get_execution_request__descriptor, cr_execution_get,
+	 NULL},
+	{EXE, "ListExecutions", U | R, &cleanroom__v1__list_executions_request__descriptor, cr_execution_list,
+	 NULL},
+	{EXE, "CancelExecution", U, &cleanroom__v1__cancel_execution_request__descriptor, cr_execution_cancel,
+	 NULL},
+	{EXE, "StreamExecution", S, &cleanroom__v1__stream_execution_request__descriptor, NULL,
+	 cr_execution_stream},
 	{ADM, "GetCapabilities", U | R, &cleanroom__v1__get_capabilities_request__descriptor,
-	 cr_admin_get_capabilities},
-	{ADM, "Doctor", U | R, &cleanroom__v1__doctor_request__descriptor, cr_admin_doctor},
+	 cr_admin_get_capabilities, NULL},
+	{ADM, "Doctor", U | R, &cleanroom__v1__doctor_request__descriptor, cr_admin_doctor, NULL},
 	{ADM, "GetServerStatus", U | R, &cleanroom__v1__get_server_status_request__descriptor,
-	 cr_admin_get_server_status},
-	{ADM, "QueryAudit", U | R, &cleanroom__v1__query_audit_request__descriptor, NULL},
-	{NULL, NULL, 0, NULL, NULL},
+	 cr_admin_get_server_status, NULL},
+	{ADM, "QueryAudit", U | R, &cleanroom__v1__query_audit_request__descriptor, NULL, NULL},
+	{NULL, NULL, 0, NULL, NULL, NULL},
 };
 
 static const cr_api_route *find_route(const char *service, const char *method)
@@ -69,7 +80,7 @@ static void reply_error(const cr_http_request *req, cr_connect_codec codec, cr_c
 			const cr_error *e)
 {
 	if (code == CR_CONNECT_OK)
-		code = e->status == ENOENT ? CR_CONNECT_NOT_FOUND : cr_connect_code_from_reason(e->reason);
+		code = cr_connect_code_for_error(e);
 	size_t len = 0;
 	cleanup_free char *body = cr_connect_error_body(code, e->reason, e->msg, &len);
 	cr_connect_response_head h = cr_connect_error_head(CR_CONNECT_UNARY, codec, code);
@@ -126,23 +137,53 @@ static void reply_message(const cr_http_request *req, const cr_connect_request *
 	cr_http_reply(req, h.status, h.content_type, NULL, 0, text, n);
 }
 
-static void call_route(cr_server *srv, const cr_http_request *req, const cr_connect_request *c,
-		       const cr_api_route *route)
+/* A stream's request body is exactly one envelope. Returns its payload
+ * (pointing into the decoder) or NULL with *err. */
+static const unsigned char *unwrap_one(cr_connect_decoder *d, const cr_http_request *req, size_t *len,
+				       cr_error **err)
+{
+	const unsigned char *p = req->body;
+	size_t n = req->body_len;
+	cr_connect_envelope env;
+	int r = cr_connect_decoder_push(d, &p, &n, &env, err);
+	if (r < 0)
+		return NULL;
+	if (r == 0 || n != 0) {
+		cr_error_make(err, 0, CR_REASON_USAGE_INVALID,
+			      r == 0 ? "the request body is not one complete envelope"
+				     : "the request body holds more than one envelope");
+		return NULL;
+	}
+	*len = env.len;
+	return env.payload;
+}
+
+static void call_stream(cr_server *srv, const cr_http_request *req, const cr_connect_request *c,
+			const cr_api_route *route, const cr_api_call *call)
 {
 	cr_error *err = NULL;
-	cr_api_call call = {.uid = req->peer_uid, .pid = req->peer_pid};
-	snprintf(call.actor, sizeof(call.actor), "uid:%u", (unsigned)req->peer_uid);
-	if (!route->unary || c->kind != CR_CONNECT_UNARY) {
-		cr_error_make(&err, 0, CR_REASON_NONE, "%s.%s is not implemented by this server yet",
-			      route->service, route->method);
-		reply_error(req, c->codec, CR_CONNECT_UNIMPLEMENTED, err);
-		cr_error_free(err);
-		return;
-	}
+	cr_connect_decoder d;
+	cr_connect_decoder_init(&d, CR_CONNECT_SIDE_REQUEST, CR_HTTP_MAX_BODY_BYTES);
+	size_t len = 0;
+	const unsigned char *payload = unwrap_one(&d, req, &len, &err);
+	ProtobufCMessage *in = payload ? decode(c, route->input, payload, len, &err) : NULL;
+	cr_connect_decoder_free(&d);
+	cr_api_stream *st = cr_api_stream_open(req->raw, (int)c->codec);
+	if (!in || route->stream(srv, call, in, st, &err) < 0)
+		cr_api_stream_end(st, err);
+	if (in)
+		protobuf_c_message_free_unpacked(in, NULL);
+	cr_error_free(err);
+}
+
+static void call_unary(cr_server *srv, const cr_http_request *req, const cr_connect_request *c,
+		       const cr_api_route *route, const cr_api_call *call)
+{
+	cr_error *err = NULL;
 	const unsigned char *data = c->is_get ? c->message : req->body;
 	size_t len = c->is_get ? c->message_len : req->body_len;
 	ProtobufCMessage *in = decode(c, route->input, data, len, &err), *out = NULL;
-	if (in && route->unary(srv, &call, in, &out, &err) == 0)
+	if (in && route->unary(srv, call, in, &out, &err) == 0)
 		reply_message(req, c, out);
 	else
 		reply_error(req, c->codec, CR_CONNECT_OK, err);
@@ -151,6 +192,34 @@ static void call_route(cr_server *srv, const cr_http_request *req, const cr_conn
 	if (out)
 		protobuf_c_message_free_unpacked(out, NULL);
 	cr_error_free(err);
+}
+
+/* A route without a handler for this kind of call. */
+static void reply_unimplemented(const cr_http_request *req, const cr_connect_request *c,
+				const cr_api_route *route)
+{
+	cr_error *err = NULL;
+	cr_error_make(&err, 0, CR_REASON_NONE, "%s.%s is not implemented by this server yet", route->service,
+		      route->method);
+	if (c->kind == CR_CONNECT_STREAM) {
+		cr_api_stream_end(cr_api_stream_open(req->raw, (int)c->codec), err);
+	} else
+		reply_error(req, c->codec, CR_CONNECT_UNIMPLEMENTED, err);
+	cr_error_free(err);
+}
+
+static void call_route(cr_server *srv, const cr_http_request *req, const cr_connect_request *c,
+		       const cr_api_route *route)
+{
+	cr_api_call call = {.uid = req->peer_uid, .pid = req->peer_pid};
+	snprintf(call.actor, sizeof(call.actor), "uid:%u", (unsigned)req->peer_uid);
+	srv->last_activity_ms = cr_now_ms();
+	if (c->kind == CR_CONNECT_STREAM && route->stream)
+		call_stream(srv, req, c, route, &call);
+	else if (c->kind == CR_CONNECT_UNARY && route->unary)
+		call_unary(srv, req, c, route, &call);
+	else
+		reply_unimplemented(req, c, route);
 }
 
 void cr_api_handle(const cr_http_request *req, void *server)

@@ -116,10 +116,10 @@ void cr_http_reply(const cr_http_request *r, int status, const char *content_typ
 	evbuffer_free(buf);
 }
 
-void cr_http_stream_start(const cr_http_request *r, int status, const char *content_type)
+void cr_http_stream_start(struct evhttp_request *raw, int status, const char *content_type)
 {
-	add_headers(r->raw, content_type, NULL, 0);
-	evhttp_send_reply_start(r->raw, status, NULL);
+	add_headers(raw, content_type, NULL, 0);
+	evhttp_send_reply_start(raw, status, NULL);
 }
 
 void cr_http_stream_chunk(struct evhttp_request *raw, const void *data, size_t len)
@@ -133,6 +133,17 @@ void cr_http_stream_chunk(struct evhttp_request *raw, const void *data, size_t l
 void cr_http_stream_end(struct evhttp_request *raw)
 {
 	evhttp_send_reply_end(raw);
+}
+
+size_t cr_http_pending_output(struct evhttp_request *raw)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(raw));
+	return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+}
+
+void cr_http_on_close(struct evhttp_request *raw, cr_http_close_fn fn, void *arg)
+{
+	evhttp_connection_set_closecb(evhttp_request_get_connection(raw), fn, arg);
 }
 
 static int make_parent(const char *socket_path, cr_error **err)

@@ -58,6 +58,13 @@ char *cr_http_default_socket(void);
 /* Replies: a whole response, or a streamed one (start, chunks, end). */
 void cr_http_reply(const cr_http_request *r, int status, const char *content_type,
 		   const cr_http_header *extra, size_t n_extra, const void *body, size_t len);
-void cr_http_stream_start(const cr_http_request *r, int status, const char *content_type);
+void cr_http_stream_start(struct evhttp_request *raw, int status, const char *content_type);
 void cr_http_stream_chunk(struct evhttp_request *raw, const void *data, size_t len);
 void cr_http_stream_end(struct evhttp_request *raw);
+/* Bytes queued for the client and not yet written (a slow reader). */
+size_t cr_http_pending_output(struct evhttp_request *raw);
+/* Calls fn(conn, arg) if the request's connection closes (the request is
+ * freed right after); NULL fn removes the hook. */
+struct evhttp_connection;
+typedef void (*cr_http_close_fn)(struct evhttp_connection *conn, void *arg);
+void cr_http_on_close(struct evhttp_request *raw, cr_http_close_fn fn, void *arg);

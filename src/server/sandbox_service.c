@@ -1,46 +1,22 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* sandbox_service.c -- SandboxService: create (compiled policy re-validated
  * and hash-checked, launch validation, provisioning), get, list and
- * terminate. Records live in the state store; the live handles in the
- * server. Provisioning runs on the event loop for now (tens of
- * milliseconds); moving it off the loop comes with the execution service. */
+ * terminate, and the one place a sandbox's status changes
+ * (cr_server_sandbox_status: store, event log, followers, audit). Records
+ * live in the state store; live handles in the server. Provisioning runs on
+ * the event loop and is bounded by the backend (tens of milliseconds, see
+ * bench/README.md); docs/internals/server.md says why. */
 #include <errno.h>
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
 
 #include "cleanroom/v1/sandbox.pb-c.h"
 #include "server/server.h"
+#include "server/util.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static char *new_id(const char *prefix)
-{
-	unsigned char r[6] = {0};
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		abort(); /* the kernel's CSPRNG does not fail for 6 bytes */
-	return cr_asprintf("%s%02x%02x%02x%02x%02x%02x", prefix, r[0], r[1], r[2], r[3], r[4], r[5]);
-}
-
-static Google__Protobuf__Timestamp *timestamp(int64_t ms)
-{
-	if (!ms)
-		return NULL;
-	Google__Protobuf__Timestamp *t = cr_xmalloc(sizeof(*t));
-	google__protobuf__timestamp__init(t);
-	t->seconds = ms / 1000;
-	t->nanos = (int32_t)(ms % 1000) * 1000000;
-	return t;
-}
 
 static Cleanroom__V1__Sandbox *sandbox_message(const cr_sandbox_row *r)
 {
@@ -50,12 +26,12 @@ static Cleanroom__V1__Sandbox *sandbox_message(const cr_sandbox_row *r)
 	m->status = (Cleanroom__V1__SandboxStatus)r->status;
 	m->backend = cr_xstrdup(r->backend);
 	m->policy_hash = cr_xstrdup(r->policy_hash);
-	m->created_at = timestamp(r->created_ms);
-	m->updated_at = timestamp(r->updated_ms);
+	m->created_at = cr_pb_timestamp(r->created_ms);
+	m->updated_at = cr_pb_timestamp(r->updated_ms);
 	m->reason = cr_xstrdup(r->reason);
 	m->run_id = cr_xstrdup(r->run_id);
 	m->actor = cr_xstrdup(r->actor);
-	m->expires_at = timestamp(r->expires_ms);
+	m->expires_at = cr_pb_timestamp(r->expires_ms);
 	return m;
 }
 
@@ -84,26 +60,139 @@ static cr_policy *read_policy(const Cleanroom__V1__CreateSandboxRequest *req, cr
 	return p;
 }
 
+cr_audit_ctx cr_live_audit_ctx(const cr_live_sandbox *l)
+{
+	return (cr_audit_ctx){.run_id = l->run_id,
+			      .sandbox_id = l->id,
+			      .actor = l->actor,
+			      .backend = l->backend->name,
+			      .policy_hash = l->policy_hash};
+}
+
+cr_live_sandbox *cr_server_find_live(cr_server *srv, const char *id)
+{
+	for (cr_live_sandbox *l = srv->live; l; l = l->next)
+		if (id && strcmp(l->id, id) == 0)
+			return l;
+	return NULL;
+}
+
+static const char *status_kind(int status, cr_reason reason)
+{
+	switch (status) {
+	case CR_SB_READY: return "sandbox.ready";
+	case CR_SB_STOPPED: return "sandbox.terminated";
+	case CR_SB_FAILED: return reason == CR_REASON_SANDBOX_EXPIRED ? "sandbox.expired" : "sandbox.failed";
+	default: return NULL;
+	}
+}
+
+static void notify_followers(cr_live_sandbox *l, int status, cr_reason reason, const char *message, int64_t t)
+{
+	Cleanroom__V1__SandboxEvent ev = CLEANROOM__V1__SANDBOX_EVENT__INIT;
+	Google__Protobuf__Timestamp *ts = cr_pb_timestamp(t);
+	ev.sandbox_id = l->id;
+	ev.status = (Cleanroom__V1__SandboxStatus)status;
+	ev.message = (char *)(message ? message : "");
+	ev.reason = (char *)(reason ? cr_reason_name(reason) : "");
+	ev.occurred_at = ts;
+	cr_api_stream *next;
+	for (cr_api_stream *st = l->subs; st; st = next) {
+		next = cr_api_stream_next(st);
+		cr_api_stream_send(st, &ev.base);
+	}
+	free(ts);
+}
+
+void cr_server_sandbox_status(cr_server *srv, const char *id, int status, cr_reason reason,
+			      const char *message)
+{
+	int64_t t = cr_now_ms();
+	const char *rname = reason ? cr_reason_name(reason) : "";
+	cr_error *err = NULL;
+	if (cr_store_sandbox_set_status(srv->store, id, status, rname, t, &err) < 0 ||
+	    cr_store_event_append(srv->store, id, status, rname, message, t, &err) < 0) {
+		fprintf(stderr, "cleanroom serve: record status of %s: %s\n", id, err->msg);
+		cr_error_free(err);
+	}
+	cr_live_sandbox *l = cr_server_find_live(srv, id);
+	if (l)
+		notify_followers(l, status, reason, message, t);
+	const char *kind = status_kind(status, reason);
+	if (kind && l) {
+		cr_audit_ctx ctx = cr_live_audit_ctx(l);
+		const char *detail[] = {"message", message ? message : "", NULL};
+		cr_server_audit(srv, kind, &ctx, reason, detail);
+	}
+}
+
+static cr_live_sandbox *add_live(cr_server *srv, const struct cr_backend *be, cr_sandbox *sb,
+				 const cr_sandbox_row *row)
+{
+	cr_live_sandbox *l = cr_xcalloc(1, sizeof(*l));
+	*l = (cr_live_sandbox){.id = cr_xstrdup(row->sandbox_id),
+			       .run_id = cr_xstrdup(row->run_id),
+			       .policy_hash = cr_xstrdup(row->policy_hash),
+			       .actor = cr_xstrdup(row->actor),
+			       .backend = be,
+			       .sb = sb,
+			       .srv = srv,
+			       .next = srv->live};
+	srv->live = l;
+	cr_pump_attach(l);
+	cr_ttl_arm(l, row->expires_ms);
+	return l;
+}
+
 static int launch(cr_server *srv, const struct cr_backend *be, const cr_policy *p, cr_sandbox_row *row,
 		  cr_error **err)
 {
 	if (cr_store_sandbox_put(srv->store, row, err) < 0)
 		return -1;
+	cr_audit_ctx ctx = {.run_id = row->run_id,
+			    .sandbox_id = row->sandbox_id,
+			    .actor = row->actor,
+			    .backend = be->name,
+			    .policy_hash = row->policy_hash};
+	cr_server_audit(srv, "sandbox.created", &ctx, CR_REASON_NONE, NULL);
+	cr_server_sandbox_status(srv, row->sandbox_id, CR_SB_PROVISIONING, CR_REASON_NONE, "provisioning");
 	cr_sandbox_spec spec = {.sandbox_id = row->sandbox_id, .policy = p, .state_dir = srv->state_dir};
 	cr_sandbox *sb = NULL;
 	if (be->provision(&spec, &sb, err) < 0) {
-		cr_store_sandbox_set_status(srv->store, row->sandbox_id, CR_SB_FAILED,
-					    "runtime_launch_failed", now_ms(), NULL);
+		const char *detail[] = {"message", (*err)->msg, NULL};
+		cr_server_sandbox_status(srv, row->sandbox_id, CR_SB_FAILED, CR_REASON_RUNTIME_LAUNCH_FAILED,
+					 (*err)->msg);
+		cr_server_audit(srv, "sandbox.failed", &ctx, CR_REASON_RUNTIME_LAUNCH_FAILED, detail);
 		return -1;
 	}
-	cr_live_sandbox *l = cr_xcalloc(1, sizeof(*l));
-	*l = (cr_live_sandbox){.id = cr_xstrdup(row->sandbox_id), .backend = be, .sb = sb, .next = srv->live};
-	srv->live = l;
+	add_live(srv, be, sb, row);
 	row->status = CR_SB_READY;
-	row->updated_ms = now_ms();
-	cr_store_event_append(srv->store, row->sandbox_id, CR_SB_READY, "ready", row->updated_ms, NULL);
-	return cr_store_sandbox_set_status(srv->store, row->sandbox_id, CR_SB_READY, "", row->updated_ms,
-					   err);
+	row->updated_ms = cr_now_ms();
+	cr_server_sandbox_status(srv, row->sandbox_id, CR_SB_READY, CR_REASON_NONE, "ready");
+	return 0;
+}
+
+/* The sandbox's time to live: the request's, else the policy's, capped by
+ * the server's maximum. */
+static int64_t ttl_seconds(const cr_server *srv, const Cleanroom__V1__CreateSandboxRequest *req,
+			   const cr_policy *p)
+{
+	int64_t ttl = req->options && req->options->ttl_seconds > 0 ? req->options->ttl_seconds
+								    : (int64_t)p->ttl_minutes * 60;
+	if (srv->cfg.max_ttl_seconds > 0 && (ttl <= 0 || ttl > srv->cfg.max_ttl_seconds))
+		ttl = srv->cfg.max_ttl_seconds;
+	return ttl;
+}
+
+static void audit_refusal(cr_server *srv, const cr_api_call *call, const struct cr_backend *be,
+			  const cr_policy *p, const char *run_id, const cr_error *e)
+{
+	cr_audit_ctx ctx = {.run_id = run_id,
+			    .actor = call->actor,
+			    .backend = be->name,
+			    .policy_hash = p ? p->policy_hash : ""};
+	const char *detail[] = {"message", e->msg, NULL};
+	cr_server_audit(srv, "sandbox.launch_refused", &ctx, e->reason, detail);
 }
 
 int cr_sandbox_create(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
@@ -115,14 +204,16 @@ int cr_sandbox_create(cr_server *srv, const cr_api_call *call, const ProtobufCMe
 	if (!be)
 		return cr_error_make(err, 0, CR_REASON_BACKEND_UNAVAILABLE, "unknown backend '%s'",
 				     req->backend);
+	cleanup_free char *run_id = req->run_id && *req->run_id ? cr_xstrdup(req->run_id) : cr_new_id("run-");
 	cleanup_policy cr_policy *p = read_policy(req, err);
 	cr_backend_caps caps;
 	be->capabilities(&caps);
-	if (!p || cr_launch_validate(p, &caps, err) < 0)
+	if (!p || cr_launch_validate(p, &caps, err) < 0) {
+		audit_refusal(srv, call, be, p, run_id, *err);
 		return -1;
-	cleanup_free char *id = new_id("sb-");
-	cleanup_free char *run_id = req->run_id && *req->run_id ? cr_xstrdup(req->run_id) : new_id("run-");
-	int64_t t = now_ms();
+	}
+	cleanup_free char *id = cr_new_id("sb-");
+	int64_t t = cr_now_ms(), ttl = ttl_seconds(srv, req, p);
 	cr_sandbox_row row = {.sandbox_id = id,
 			      .backend = (char *)be->name,
 			      .policy_hash = p->policy_hash,
@@ -132,7 +223,7 @@ int cr_sandbox_create(cr_server *srv, const cr_api_call *call, const ProtobufCMe
 			      .status = CR_SB_PROVISIONING,
 			      .created_ms = t,
 			      .updated_ms = t,
-			      .expires_ms = t + p->ttl_minutes * 60000};
+			      .expires_ms = ttl > 0 ? t + ttl * 1000 : 0};
 	if (launch(srv, be, p, &row, err) < 0)
 		return -1;
 	Cleanroom__V1__CreateSandboxResponse *r = cr_xmalloc(sizeof(*r));
@@ -147,7 +238,7 @@ static int get_row(cr_server *srv, const char *id, cr_sandbox_row *row, cr_error
 {
 	int found = cr_store_sandbox_get(srv->store, id ? id : "", row, err);
 	if (found == 0)
-		return cr_error_make(err, ENOENT, CR_REASON_NONE, "sandbox '%s'", id ? id : "");
+		return cr_error_make(err, ENOENT, CR_REASON_NONE, "no sandbox '%s'", id ? id : "");
 	return found < 0 ? -1 : 0;
 }
 
@@ -167,10 +258,16 @@ int cr_sandbox_get(cr_server *srv, const cr_api_call *call, const ProtobufCMessa
 	return 0;
 }
 
+static bool terminal(int status)
+{
+	return status == CR_SB_STOPPED || status == CR_SB_FAILED;
+}
+
 int cr_sandbox_list(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
 		    ProtobufCMessage **out, cr_error **err)
 {
-	(void)call, (void)in;
+	(void)call;
+	const Cleanroom__V1__ListSandboxesRequest *req = (const void *)in;
 	cr_sandbox_row *rows = NULL;
 	size_t n = 0;
 	if (cr_store_sandbox_list(srv->store, &rows, &n, err) < 0)
@@ -179,7 +276,8 @@ int cr_sandbox_list(cr_server *srv, const cr_api_call *call, const ProtobufCMess
 	cleanroom__v1__list_sandboxes_response__init(r);
 	r->sandboxes = cr_xcalloc(n + 1, sizeof(*r->sandboxes));
 	for (size_t i = 0; i < n; i++) {
-		r->sandboxes[r->n_sandboxes++] = sandbox_message(&rows[i]);
+		if (req->include_terminated || !terminal(rows[i].status))
+			r->sandboxes[r->n_sandboxes++] = sandbox_message(&rows[i]);
 		cr_sandbox_row_clear(&rows[i]);
 	}
 	free(rows);
@@ -187,25 +285,39 @@ int cr_sandbox_list(cr_server *srv, const cr_api_call *call, const ProtobufCMess
 	return 0;
 }
 
-static cr_live_sandbox *take_live(cr_server *srv, const char *id)
+static void unlink_live(cr_server *srv, cr_live_sandbox *l)
 {
 	for (cr_live_sandbox **pp = &srv->live; *pp; pp = &(*pp)->next)
-		if (strcmp((*pp)->id, id) == 0) {
-			cr_live_sandbox *l = *pp;
+		if (*pp == l) {
 			*pp = l->next;
-			return l;
+			return;
 		}
-	return NULL;
 }
 
-static int destroy_live(cr_server *srv, cr_live_sandbox *l, cr_error **err)
+int cr_server_destroy_live(cr_server *srv, cr_live_sandbox *l, cr_reason reason, const char *message,
+			   cr_error **err)
 {
+	if (l->event_ev)
+		event_free(l->event_ev);
+	if (l->ttl_ev)
+		event_free(l->ttl_ev);
+	l->event_ev = l->ttl_ev = NULL;
+	cr_server_sandbox_status(srv, l->id, CR_SB_STOPPING, reason, "stopping");
+	cr_pump_fail_all(l, reason ? reason : CR_REASON_SANDBOX_LOST,
+			 message ? message : "the sandbox was terminated");
 	int rc = l->backend->terminate(l->sb, err);
-	int64_t t = now_ms();
-	cr_store_sandbox_set_status(srv->store, l->id, rc < 0 ? CR_SB_FAILED : CR_SB_STOPPED,
-				    rc < 0 ? "internal" : "", t, NULL);
-	cr_store_event_append(srv->store, l->id, CR_SB_STOPPED, "terminated", t, NULL);
+	if (rc < 0 && !reason)
+		reason = CR_REASON_INTERNAL;
+	cr_server_sandbox_status(srv, l->id, reason ? CR_SB_FAILED : CR_SB_STOPPED, reason,
+				 rc < 0    ? (*err)->msg
+				 : message ? message
+					   : "terminated");
+	cr_api_streams_end_all(&l->subs, NULL);
+	unlink_live(srv, l);
 	free(l->id);
+	free(l->run_id);
+	free(l->policy_hash);
+	free(l->actor);
 	free(l);
 	return rc;
 }
@@ -218,14 +330,12 @@ int cr_sandbox_terminate(cr_server *srv, const cr_api_call *call, const Protobuf
 	cr_sandbox_row row;
 	if (get_row(srv, req->sandbox_id, &row, err) < 0)
 		return -1;
-	cr_live_sandbox *l = take_live(srv, row.sandbox_id);
-	int rc = l ? destroy_live(srv, l, err) : 0;
-	if (!l && (row.status == CR_SB_PROVISIONING || row.status == CR_SB_READY))
-		cr_store_sandbox_set_status(srv->store, row.sandbox_id, CR_SB_STOPPED, "", now_ms(), NULL);
+	cr_live_sandbox *l = cr_server_find_live(srv, row.sandbox_id);
+	int rc = l ? cr_server_destroy_live(srv, l, CR_REASON_NONE, "terminated by request", err) : 0;
 	Cleanroom__V1__TerminateSandboxResponse *r = cr_xmalloc(sizeof(*r));
 	cleanroom__v1__terminate_sandbox_response__init(r);
 	r->sandbox_id = cr_xstrdup(row.sandbox_id);
-	r->terminated = l != NULL && rc == 0;
+	r->terminated = rc == 0;
 	r->message = cr_xstrdup(l ? "terminated" : "the sandbox was not running");
 	cr_sandbox_row_clear(&row);
 	if (rc < 0) {
@@ -239,10 +349,9 @@ int cr_sandbox_terminate(cr_server *srv, const cr_api_call *call, const Protobuf
 void cr_server_terminate_all(cr_server *srv)
 {
 	while (srv->live) {
-		cr_live_sandbox *l = srv->live;
-		srv->live = l->next;
 		cr_error *err = NULL;
-		if (destroy_live(srv, l, &err) < 0) {
+		if (cr_server_destroy_live(srv, srv->live, CR_REASON_NONE, "the server is shutting down",
+					   &err) < 0) {
 			fprintf(stderr, "cleanroom serve: terminate: %s\n", err->msg);
 			cr_error_free(err);
 		}

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <time.h>
@@ -12,22 +13,57 @@
 #include "server/store/store.h"
 #include "util/error.h"
 
-/* A sandbox this server owns right now. */
-typedef struct cr_live_sandbox {
+struct event;
+struct evhttp_request;
+struct cr_audit;
+typedef struct cr_api_stream cr_api_stream;
+typedef struct cr_live_sandbox cr_live_sandbox;
+
+/* An execution that has not reached a terminal status yet. */
+typedef struct cr_live_exec {
 	char *id;
+	uint32_t backend_id;
+	cr_live_sandbox *owner;
+	bool cancel_requested, timed_out;
+	int64_t timeout_s;        /* 0 = none */
+	struct event *timeout_ev; /* NULL without a timeout */
+	cr_api_stream *subs;      /* StreamExecution followers */
+	struct cr_live_exec *next;
+} cr_live_exec;
+
+/* A sandbox this server owns right now. */
+struct cr_live_sandbox {
+	char *id, *run_id, *policy_hash, *actor;
 	const struct cr_backend *backend;
 	cr_sandbox *sb;
+	struct cr_server *srv;
+	struct event *event_ev; /* the backend's event_fd on the loop */
+	struct event *ttl_ev;   /* fires at expires_ms */
+	cr_live_exec *execs;
+	cr_api_stream *subs; /* StreamSandboxEvents followers */
 	struct cr_live_sandbox *next;
-} cr_live_sandbox;
+};
+
+typedef struct cr_server_config {
+	size_t output_cap_bytes;   /* output history kept per execution */
+	int64_t retention_seconds; /* finished records older than this are pruned */
+	int idle_exit_seconds;     /* 0 = never: exit when idle this long */
+	int64_t max_ttl_seconds;   /* cap on a sandbox's time to live */
+} cr_server_config;
 
 typedef struct cr_server {
 	struct event_base *base;
 	cr_store *store;
+	struct cr_audit *audit; /* the audit trail (JSON lines) */
+	char *audit_path;
 	char *state_dir;
 	char *socket_path;
 	time_t started;
 	const struct cr_backend *backend; /* the default backend */
 	cr_live_sandbox *live;
+	cr_server_config cfg;
+	int64_t last_activity_ms; /* last request, for --idle-exit */
+	struct event *housekeeping_ev;
 } cr_server;
 
 /* Refuses (backend_capability_mismatch) a policy whose features need
@@ -46,13 +82,19 @@ typedef struct cr_api_call {
 
 typedef int (*cr_api_unary_fn)(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
 			       ProtobufCMessage **out, cr_error **err);
+/* A server-streaming handler: returns -1 with *err to refuse the call (the
+ * error goes into the end-of-stream message), or 0 after taking `st` over
+ * (it sends messages and ends the stream, now or later). */
+typedef int (*cr_api_stream_fn)(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
+				cr_api_stream *st, cr_error **err);
 
 typedef struct cr_api_route {
 	const char *service; /* "cleanroom.v1.AdminService" */
 	const char *method;  /* "GetServerStatus" */
 	unsigned flags;      /* CR_CONNECT_METHOD_* */
 	const ProtobufCMessageDescriptor *input;
-	cr_api_unary_fn unary; /* NULL: routed but not implemented yet (Connect unimplemented) */
+	cr_api_unary_fn unary;   /* unary methods */
+	cr_api_stream_fn stream; /* server-streaming methods */
 } cr_api_route;
 
 /* The routes of every service, NULL-service terminated. */
@@ -79,3 +121,78 @@ int cr_admin_doctor(cr_server *srv, const cr_api_call *call, const ProtobufCMess
 		    ProtobufCMessage **out, cr_error **err);
 int cr_admin_get_server_status(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
 			       ProtobufCMessage **out, cr_error **err);
+
+/* ---- server streams (stream.c) ---- */
+
+/* Sends one message; the response head goes out with the first one. Returns
+ * -1 when the client is gone or too slow (the stream is then closed). */
+int cr_api_stream_send(cr_api_stream *st, const ProtobufCMessage *msg);
+/* Sends the end-of-stream message (success when e is NULL) and frees st. */
+void cr_api_stream_end(cr_api_stream *st, const cr_error *e);
+/* Adds st to a list of followers; it leaves the list by itself when its
+ * client goes away, or through cr_api_stream_end. */
+void cr_api_stream_follow(cr_api_stream *st, cr_api_stream **list);
+/* Ends every stream of a list with e (or success). */
+void cr_api_streams_end_all(cr_api_stream **list, const cr_error *e);
+/* The first stream of a list and the next one, for sending to all. */
+cr_api_stream *cr_api_stream_next(cr_api_stream *st);
+/* Opens a stream on a request (api.c). */
+cr_api_stream *cr_api_stream_open(struct evhttp_request *raw, int codec);
+
+/* ---- executions (execution_service.c, pump.c) ---- */
+
+int cr_execution_create(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
+			ProtobufCMessage **out, cr_error **err);
+int cr_execution_get(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
+		     ProtobufCMessage **out, cr_error **err);
+int cr_execution_list(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
+		      ProtobufCMessage **out, cr_error **err);
+int cr_execution_cancel(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
+			ProtobufCMessage **out, cr_error **err);
+int cr_execution_stream(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
+			cr_api_stream *st, cr_error **err);
+
+/* Starts watching a live sandbox's backend events on the loop. */
+void cr_pump_attach(cr_live_sandbox *l);
+/* Makes the pump look for events now (after a blocking backend call that
+ * queued some). */
+void cr_pump_kick(cr_live_sandbox *l);
+/* Ends every live execution of a sandbox that is going away, as FAILED
+ * with reason (or CANCELED when a cancel was requested). */
+void cr_pump_fail_all(cr_live_sandbox *l, cr_reason reason, const char *message);
+
+/* ---- sandboxes (sandbox_service.c, sandbox_files.c) ---- */
+
+int cr_sandbox_upload(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
+		      ProtobufCMessage **out, cr_error **err);
+int cr_sandbox_download(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
+			ProtobufCMessage **out, cr_error **err);
+int cr_sandbox_events(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in, cr_api_stream *st,
+		      cr_error **err);
+cr_live_sandbox *cr_server_find_live(cr_server *srv, const char *id);
+/* Terminates a live sandbox: kills its executions, removes host state,
+ * records status (STOPPED, or FAILED with reason when reason != NONE). */
+int cr_server_destroy_live(cr_server *srv, cr_live_sandbox *l, cr_reason reason, const char *message,
+			   cr_error **err);
+/* Records a sandbox status change: store, event log, followers, audit. */
+void cr_server_sandbox_status(cr_server *srv, const char *id, int status, cr_reason reason,
+			      const char *message);
+
+/* ---- housekeeping (housekeeping.c): TTL, retention, idle exit ---- */
+void cr_housekeeping_start(cr_server *srv);
+void cr_housekeeping_stop(cr_server *srv);
+void cr_ttl_arm(cr_live_sandbox *l, int64_t expires_ms);
+
+/* ---- audit (audit_emit.c) ---- */
+typedef struct cr_audit_ctx {
+	const char *run_id, *sandbox_id, *execution_id, *actor, *backend, *policy_hash;
+} cr_audit_ctx;
+/* Appends one lifecycle event to the audit trail; detail is NULL or
+ * key, value, ..., NULL. A failure to write is reported on stderr. */
+void cr_server_audit(cr_server *srv, const char *kind, const cr_audit_ctx *ctx, cr_reason reason,
+		     const char *const *detail);
+/* The audit context of a live sandbox. */
+cr_audit_ctx cr_live_audit_ctx(const cr_live_sandbox *l);
+
+int64_t cr_now_ms(void);
+char *cr_new_id(const char *prefix);

@@ -100,7 +100,7 @@ static void upload_workspace(struct run *r, const char *dir)
 	if (fd < 0 || cr_workspace_archive(dir, fd, &lim, &st, &err) < 0)
 		die("archive the workspace", err);
 	lseek(fd, 0, SEEK_SET);
-	if (r->be->upload_archive(r->sb, fd, "/workspace", &err) < 0)
+	if (r->be->upload_archive(r->sb, fd, "/workspace", NULL, &err) < 0)
 		die("upload the workspace", err);
 	close(fd);
 }

@@ -1,8 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """`cleanroom serve`: the Connect API on a unix socket, spoken with curl as
 a client would (JSON and binary codecs, GET for side-effect-free methods),
-and its errors. Only the AdminService is implemented so far; the sandbox and
-execution services answer `unimplemented` until they land."""
+and its errors. Executions and streams are in test_server_exec.py."""
 import json
 import os
 import stat
@@ -109,7 +108,7 @@ def test_errors(server):
 
     status, body = curl(server, "/cleanroom.v1.ExecutionService/CreateExecution", "{}")
     err = json.loads(body)
-    assert status == 501 and err["code"] == "unimplemented" and "not implemented" in err["message"], body
+    assert status == 400 and err["code"] == "invalid_argument" and "command is empty" in err["message"], body
 
     # a malformed request does not stop the server
     status, _ = curl(server, "/cleanroom.v1.AdminService/GetServerStatus", "{}")

@@ -111,7 +111,9 @@ static void test_executions_and_persistence(void **state)
 	put_sandbox(s, "a", CR_SB_READY, 100);
 	put_execution(s, "e1", "a");
 	assert_int_equal(cr_store_execution_set_running(s, "e1", 20, NULL), 0);
-	assert_int_equal(cr_store_execution_finish(s, "e1", CR_EX_FAILED, 7, "", 30, NULL), 0);
+	assert_int_equal(
+		cr_store_execution_finish(s, "e1", CR_EX_FAILED, 7, 0, "", "exited with code 7", 30, NULL),
+		0);
 	cr_store_close(s);
 
 	s = open_store(); /* a restart: everything is still there */
@@ -165,7 +167,7 @@ static void test_recovery_and_retention(void **state)
 	put_sandbox(s, "done", CR_SB_STOPPED, 100);
 	put_execution(s, "e1", "live");
 	assert_int_equal(cr_store_execution_set_running(s, "e1", 20, NULL), 0);
-	assert_int_equal(cr_store_event_append(s, "live", CR_SB_READY, "ready", 101, NULL), 0);
+	assert_int_equal(cr_store_event_append(s, "live", CR_SB_READY, "", "ready", 101, NULL), 0);
 	assert_int_equal(cr_store_fail_live(s, "server restarted", 500, NULL), 1);
 	cr_sandbox_row r;
 	assert_int_equal(cr_store_sandbox_get(s, "live", &r, NULL), 1);

@@ -63,5 +63,6 @@ int cr_netns_resize(cr_sandbox *sb, uint32_t exec_id, uint16_t cols, uint16_t ro
 int cr_netns_signal(cr_sandbox *sb, uint32_t exec_id, int signo, cr_error **err);
 int cr_netns_event_fd(cr_sandbox *sb);
 int cr_netns_next_event(cr_sandbox *sb, cr_exec_event *ev, cr_error **err);
-int cr_netns_upload(cr_sandbox *sb, int archive_fd, const char *dest, cr_error **err);
+int cr_netns_upload(cr_sandbox *sb, int archive_fd, const char *dest, cr_workspace_stats *stats,
+		    cr_error **err);
 int cr_netns_download(cr_sandbox *sb, const char *path, uint64_t max, int out_fd, cr_error **err);

@@ -103,13 +103,34 @@ static char **copy_strv(char *const *v)
 	return out;
 }
 
+/* Adds "K=V" entries to env, replacing an entry with the same K. */
+static char **merge_env(char **env, char *const *extra)
+{
+	size_t n = 0;
+	while (env[n])
+		n++;
+	for (size_t i = 0; extra && extra[i]; i++) {
+		size_t klen = strcspn(extra[i], "=") + 1, j = 0;
+		while (j < n && strncmp(env[j], extra[i], klen) != 0)
+			j++;
+		if (j == n) {
+			env = cr_xrealloc(env, (n + 2) * sizeof(char *));
+			env[++n] = NULL;
+		} else
+			free(env[j]);
+		env[j] = cr_xstrdup(extra[i]);
+	}
+	return env;
+}
+
 int cr_netns_exec(cr_sandbox *sb, const cr_exec_spec *spec, uint32_t *exec_id, cr_error **err)
 {
 	if (!spec->argv || !spec->argv[0])
 		return cr_error_make(err, 0, CR_REASON_USAGE_INVALID, "empty command");
 	cr_agent_exec_req req = {
 		.argv = copy_strv(spec->argv),
-		.env = spec->env ? copy_strv(spec->env) : default_env(sb->workload_uid),
+		.env = merge_env(spec->env ? copy_strv(spec->env) : default_env(sb->workload_uid),
+				 spec->extra_env),
 		.cwd = cr_xstrdup(spec->cwd ? spec->cwd : "/workspace"),
 		.uid = sb->workload_uid,
 		.gid = sb->workload_uid,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "backend/netns/netns.h"
@@ -78,7 +79,19 @@ static int finish(cr_sandbox *sb, uint32_t id, int out_fd, const char *what, cr_
 	}
 }
 
-int cr_netns_upload(cr_sandbox *sb, int archive_fd, const char *dest, cr_error **err)
+/* The summary line `__extract` prints: "files F dirs D symlinks S bytes B". */
+static void parse_stats(int fd, cr_workspace_stats *stats)
+{
+	char line[256] = {0};
+	if (pread(fd, line, sizeof(line) - 1, 0) <= 0)
+		return;
+	unsigned long long f = 0, d = 0, s = 0, b = 0;
+	if (sscanf(line, "files %llu dirs %llu symlinks %llu bytes %llu", &f, &d, &s, &b) == 4)
+		*stats = (cr_workspace_stats){.files = f, .dirs = d, .symlinks = s, .bytes = b};
+}
+
+int cr_netns_upload(cr_sandbox *sb, int archive_fd, const char *dest, cr_workspace_stats *stats,
+		    cr_error **err)
 {
 	char *args[] = {(char *)dest, NULL};
 	uint32_t id;
@@ -98,7 +111,12 @@ int cr_netns_upload(cr_sandbox *sb, int archive_fd, const char *dest, cr_error *
 	}
 	if (cr_netns_send(sb, CR_AGENT_STDIN_EOF, id, NULL, 0, err) < 0)
 		return -1;
-	return finish(sb, id, -1, "unpacking the workspace", err);
+	cleanup_close int out = memfd_create("extract-stats", MFD_CLOEXEC);
+	if (finish(sb, id, out, "unpacking the archive", err) < 0)
+		return -1;
+	if (stats && out >= 0)
+		parse_stats(out, stats);
+	return 0;
 }
 
 int cr_netns_download(cr_sandbox *sb, const char *path, uint64_t max, int out_fd, cr_error **err)

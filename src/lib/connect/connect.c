@@ -60,6 +60,11 @@ static const cr_connect_code by_reason[CR_REASON__COUNT] = {
 	[CR_REASON_RUNTIME_LAUNCH_FAILED] = CR_CONNECT_INTERNAL,
 	[CR_REASON_USAGE_INVALID] = CR_CONNECT_INVALID_ARGUMENT,
 	[CR_REASON_INTERNAL] = CR_CONNECT_INTERNAL,
+	[CR_REASON_EXECUTION_TIMED_OUT] = CR_CONNECT_DEADLINE_EXCEEDED,
+	[CR_REASON_EXECUTION_CANCELED] = CR_CONNECT_CANCELED,
+	[CR_REASON_RESOURCE_LIMIT] = CR_CONNECT_RESOURCE_EXHAUSTED,
+	[CR_REASON_SANDBOX_EXPIRED] = CR_CONNECT_FAILED_PRECONDITION,
+	[CR_REASON_SANDBOX_LOST] = CR_CONNECT_UNAVAILABLE,
 };
 
 static bool code_valid(cr_connect_code code)
@@ -99,6 +104,20 @@ cr_connect_code cr_connect_code_from_reason(cr_reason reason)
 	if ((unsigned)reason >= CR_REASON__COUNT || by_reason[reason] == CR_CONNECT_OK)
 		return CR_CONNECT_INTERNAL;
 	return by_reason[reason];
+}
+
+cr_connect_code cr_connect_code_for_error(const cr_error *e)
+{
+	switch (e->status) {
+	case ENOENT: return CR_CONNECT_NOT_FOUND;
+	case EBUSY:
+	case ESRCH: return CR_CONNECT_FAILED_PRECONDITION;
+	case E2BIG:
+	case EMSGSIZE: return CR_CONNECT_RESOURCE_EXHAUSTED;
+	case ETIMEDOUT: return CR_CONNECT_DEADLINE_EXCEEDED;
+	default: break;
+	}
+	return e->reason == CR_REASON_NONE ? CR_CONNECT_UNKNOWN : cr_connect_code_from_reason(e->reason);
 }
 
 static const char *const content_types[2][2] = {

@@ -69,6 +69,11 @@ cr_connect_code cr_connect_code_from_http_status(int status);
 /* The Connect code an error with this reason code is reported under (see
  * docs/internals/connect.md for the table). Never CR_CONNECT_OK. */
 cr_connect_code cr_connect_code_from_reason(cr_reason reason);
+/* The code an error object is reported under: its errno first (ENOENT
+ * not_found; EBUSY, ESRCH failed_precondition; E2BIG, EMSGSIZE
+ * resource_exhausted; ETIMEDOUT deadline_exceeded), else its reason (unknown
+ * for CR_REASON_NONE). */
+cr_connect_code cr_connect_code_for_error(const cr_error *e);
 
 /* ---- error bodies --------------------------------------------------------- */
 

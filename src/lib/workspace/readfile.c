@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/xalloc.h"
 #include "util/fileio.h"
 #include "util/syscalls.h"
 
@@ -89,11 +90,26 @@ static int fail(const char *cmd, const char *msg)
 	return 1;
 }
 
+/* mkdir -p: the destination of an upload may not exist yet (errors show
+ * up when it is opened). */
+static void make_dirs(const char *path)
+{
+	cleanup_free char *p = cr_xstrdup(path);
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = '\0';
+			(void)mkdir(p, 0755);
+			*s = '/';
+		}
+	(void)mkdir(p, 0755);
+}
+
 int cmd_extract(int argc, char **argv)
 {
 	const char *cmd = argc > 0 ? argv[0] : "__extract";
 	if (argc != 2)
 		return fail(cmd, "usage: cleanroom __extract DIR (a tar stream on stdin)");
+	make_dirs(argv[1]);
 	cleanup_close int dirfd = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0) {
 		cleanup_error cr_error *oerr = NULL;
@@ -101,9 +117,13 @@ int cmd_extract(int argc, char **argv)
 		return fail(cmd, oerr->msg);
 	}
 	cleanup_error cr_error *err = NULL;
-	if (cr_workspace_extract(STDIN_FILENO, dirfd, NULL, NULL, &err) < 0)
+	cr_workspace_stats st = {0};
+	if (cr_workspace_extract(STDIN_FILENO, dirfd, NULL, &st, &err) < 0)
 		return fail(cmd, err->msg);
-	return 0;
+	/* the summary the owner reads back (netns_files.c) */
+	printf("files %llu dirs %llu symlinks %llu bytes %llu\n", (unsigned long long)st.files,
+	       (unsigned long long)st.dirs, (unsigned long long)st.symlinks, (unsigned long long)st.bytes);
+	return fflush(stdout) == 0 ? 0 : 1;
 }
 
 /* Parses MAX: decimal digits only, no sign, no overflow. */

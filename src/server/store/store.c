@@ -12,7 +12,9 @@
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
+#define CR_STR_(x)     #x
+#define CR_STR(x)      CR_STR_(x)
 
 struct cr_store {
 	sqlite3 *db;
@@ -29,14 +31,16 @@ static const char schema[] =
 	" exit_code INTEGER NOT NULL, run_id TEXT NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,"
 	" command TEXT NOT NULL, tty INTEGER NOT NULL, created_ms INTEGER NOT NULL, started_ms INTEGER NOT "
 	"NULL,"
-	" finished_ms INTEGER NOT NULL, output_bytes INTEGER NOT NULL DEFAULT 0);"
+	" finished_ms INTEGER NOT NULL, output_bytes INTEGER NOT NULL DEFAULT 0,"
+	" term_signal INTEGER NOT NULL DEFAULT 0, timeout_s INTEGER NOT NULL DEFAULT 0,"
+	" message TEXT NOT NULL DEFAULT '');"
 	"CREATE INDEX IF NOT EXISTS executions_by_sandbox ON executions(sandbox_id);"
 	"CREATE TABLE IF NOT EXISTS output(execution_id TEXT NOT NULL REFERENCES executions(id) ON DELETE "
 	"CASCADE,"
 	" seq INTEGER NOT NULL, stream INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(execution_id, seq));"
 	"CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE, status INTEGER NOT NULL,"
-	" message TEXT NOT NULL, ts_ms INTEGER NOT NULL);";
+	" message TEXT NOT NULL, ts_ms INTEGER NOT NULL, reason TEXT NOT NULL DEFAULT '');";
 
 static int db_error(cr_store *s, cr_error **err, const char *what)
 {
@@ -90,6 +94,38 @@ static int run(cr_store *s, sqlite3_stmt *st, cr_error **err)
 	return rc == SQLITE_DONE ? 0 : db_error(s, err, "write");
 }
 
+static int user_version(cr_store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Version 1 had no reason on events and no signal, timeout or message on
+ * executions; a new database is created at the
+ * current version by the schema above. */
+static int migrate(cr_store *s, cr_error **err)
+{
+	int v = user_version(s);
+	if (v == 1 && exec_sql(s,
+			       "ALTER TABLE events ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
+			       "ALTER TABLE executions ADD COLUMN term_signal INTEGER NOT NULL DEFAULT 0;"
+			       "ALTER TABLE executions ADD COLUMN timeout_s INTEGER NOT NULL DEFAULT 0;"
+			       "ALTER TABLE executions ADD COLUMN message TEXT NOT NULL DEFAULT '';",
+			       err) < 0)
+		return -1;
+	if (v > SCHEMA_VERSION)
+		return cr_error_make(
+			err, 0, CR_REASON_INTERNAL,
+			"state database '%s' is from a newer cleanroom (schema %d, this one knows %d)",
+			s->path, v, SCHEMA_VERSION);
+	return exec_sql(s, "PRAGMA user_version=" CR_STR(SCHEMA_VERSION) ";", err);
+}
+
 int cr_store_open(const char *path, cr_store **out, cr_error **err)
 {
 	cr_store *s = cr_xcalloc(1, sizeof(*s));
@@ -103,7 +139,7 @@ int cr_store_open(const char *path, cr_store **out, cr_error **err)
 	sqlite3_busy_timeout(s->db, 5000);
 	if (exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", err) <
 		    0 ||
-	    exec_sql(s, schema, err) < 0 || exec_sql(s, "PRAGMA user_version=1;", err) < 0) {
+	    exec_sql(s, schema, err) < 0 || migrate(s, err) < 0) {
 		cr_store_close(s);
 		return -1;
 	}
@@ -219,13 +255,50 @@ void cr_sandbox_row_clear(cr_sandbox_row *r)
 	*r = (cr_sandbox_row){0};
 }
 
-int cr_store_event_append(cr_store *s, const char *sandbox_id, int status, const char *message,
-			  int64_t now_ms, cr_error **err)
+int cr_store_event_append(cr_store *s, const char *sandbox_id, int status, const char *reason,
+			  const char *message, int64_t now_ms, cr_error **err)
 {
 	return run(s,
-		   prepare(s, err, "INSERT INTO events(sandbox_id, status, message, ts_ms) VALUES(?,?,?,?)",
-			   "sisi", sandbox_id, (int64_t)status, message ? message : "", now_ms),
+		   prepare(s, err,
+			   "INSERT INTO events(sandbox_id, status, reason, message, ts_ms) VALUES(?,?,?,?,?)",
+			   "sissi", sandbox_id, (int64_t)status, reason ? reason : "", message ? message : "",
+			   now_ms),
 		   err);
+}
+
+int cr_store_event_list(cr_store *s, const char *sandbox_id, int64_t after, cr_event_row **rows, size_t *n,
+			cr_error **err)
+{
+	sqlite3_stmt *st =
+		prepare(s, err,
+			"SELECT seq, status, reason, message, ts_ms FROM events WHERE sandbox_id=? AND "
+			"seq>? ORDER BY seq LIMIT 10000",
+			"si", sandbox_id, after);
+	if (!st)
+		return -1;
+	size_t cap = 0;
+	*rows = NULL;
+	*n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*rows = cr_xgrow(*rows, &cap, *n + 1, sizeof(**rows));
+		(*rows)[(*n)++] = (cr_event_row){.seq = sqlite3_column_int64(st, 0),
+						 .status = sqlite3_column_int(st, 1),
+						 .reason = col_text(st, 2),
+						 .message = col_text(st, 3),
+						 .ts_ms = sqlite3_column_int64(st, 4)};
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, err, "read");
+}
+
+void cr_event_rows_free(cr_event_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(rows[i].reason);
+		free(rows[i].message);
+	}
+	free(rows);
 }
 
 /* ---- executions ---- */
@@ -258,11 +331,12 @@ int cr_store_execution_put(cr_store *s, const cr_execution_row *r, cr_error **er
 		s,
 		prepare(s, err,
 			"INSERT OR REPLACE INTO executions(id, sandbox_id, status, exit_code, run_id, actor, "
-			"reason,"
-			" command, tty, created_ms, started_ms, finished_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?)",
-			"ssiissssiiii", r->execution_id, r->sandbox_id, (int64_t)r->status,
+			"reason, command, tty, created_ms, started_ms, finished_ms, term_signal, timeout_s, "
+			"message) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+			"ssiissssiiiiiis", r->execution_id, r->sandbox_id, (int64_t)r->status,
 			(int64_t)r->exit_code, r->run_id, r->actor, r->reason ? r->reason : "", cmd,
-			(int64_t)r->tty, r->created_ms, r->started_ms, r->finished_ms),
+			(int64_t)r->tty, r->created_ms, r->started_ms, r->finished_ms,
+			(int64_t)r->term_signal, r->timeout_s, r->message ? r->message : ""),
 		err);
 }
 
@@ -276,13 +350,15 @@ int cr_store_execution_set_running(cr_store *s, const char *id, int64_t now_ms, 
 	return changed_one(s, "execution", id, err);
 }
 
-int cr_store_execution_finish(cr_store *s, const char *id, int status, int exit_code, const char *reason,
-			      int64_t now_ms, cr_error **err)
+int cr_store_execution_finish(cr_store *s, const char *id, int status, int exit_code, int term_signal,
+			      const char *reason, const char *message, int64_t now_ms, cr_error **err)
 {
 	if (run(s,
 		prepare(s, err,
-			"UPDATE executions SET status=?, exit_code=?, reason=?, finished_ms=? WHERE id=?",
-			"iisis", (int64_t)status, (int64_t)exit_code, reason ? reason : "", now_ms, id),
+			"UPDATE executions SET status=?, exit_code=?, term_signal=?, reason=?, message=?, "
+			"finished_ms=? WHERE id=?",
+			"iiissis", (int64_t)status, (int64_t)exit_code, (int64_t)term_signal,
+			reason ? reason : "", message ? message : "", now_ms, id),
 		err) < 0)
 		return -1;
 	return changed_one(s, "execution", id, err);
@@ -290,7 +366,7 @@ int cr_store_execution_finish(cr_store *s, const char *id, int status, int exit_
 
 #define EXECUTION_COLUMNS                                                                                  \
 	"id, sandbox_id, status, exit_code, run_id, actor, reason, command, tty, created_ms, started_ms, " \
-	"finished_ms"
+	"finished_ms, term_signal, timeout_s, message"
 
 static void read_execution(sqlite3_stmt *st, cr_execution_row *r)
 {
@@ -305,7 +381,10 @@ static void read_execution(sqlite3_stmt *st, cr_execution_row *r)
 				.tty = sqlite3_column_int(st, 8) != 0,
 				.created_ms = sqlite3_column_int64(st, 9),
 				.started_ms = sqlite3_column_int64(st, 10),
-				.finished_ms = sqlite3_column_int64(st, 11)};
+				.finished_ms = sqlite3_column_int64(st, 11),
+				.term_signal = sqlite3_column_int(st, 12),
+				.timeout_s = sqlite3_column_int64(st, 13),
+				.message = col_text(st, 14)};
 }
 
 int cr_store_execution_get(cr_store *s, const char *id, cr_execution_row *out, cr_error **err)
@@ -355,6 +434,7 @@ void cr_execution_row_clear(cr_execution_row *r)
 	free(r->run_id);
 	free(r->actor);
 	free(r->reason);
+	free(r->message);
 	for (size_t i = 0; r->command && r->command[i]; i++)
 		free(r->command[i]);
 	free(r->command);

@@ -37,10 +37,12 @@ typedef struct cr_sandbox_row {
 } cr_sandbox_row;
 
 typedef struct cr_execution_row {
-	char *execution_id, *sandbox_id, *run_id, *actor, *reason;
+	char *execution_id, *sandbox_id, *run_id, *actor, *reason, *message;
 	char **command; /* NULL-terminated */
 	int status;
-	int exit_code; /* -1 while not finished */
+	int exit_code;   /* -1 while not finished */
+	int term_signal; /* the signal that ended it, 0 if none */
+	int64_t timeout_s;
 	bool tty;
 	int64_t created_ms, started_ms, finished_ms; /* 0 = not yet */
 } cr_execution_row;
@@ -67,8 +69,8 @@ int cr_store_sandbox_list(cr_store *s, cr_sandbox_row **rows, size_t *n, cr_erro
 void cr_sandbox_row_clear(cr_sandbox_row *r);
 
 int cr_store_execution_put(cr_store *s, const cr_execution_row *row, cr_error **err);
-int cr_store_execution_finish(cr_store *s, const char *id, int status, int exit_code, const char *reason,
-			      int64_t now_ms, cr_error **err);
+int cr_store_execution_finish(cr_store *s, const char *id, int status, int exit_code, int term_signal,
+			      const char *reason, const char *message, int64_t now_ms, cr_error **err);
 int cr_store_execution_set_running(cr_store *s, const char *id, int64_t now_ms, cr_error **err);
 int cr_store_execution_get(cr_store *s, const char *id, cr_execution_row *out, cr_error **err);
 /* Executions of one sandbox (or all when sandbox_id is NULL), oldest first. */
@@ -85,9 +87,21 @@ int cr_store_output_read(cr_store *s, const char *execution_id, int64_t after, s
 			 cr_output_chunk **chunks, size_t *n, cr_error **err);
 void cr_output_chunks_free(cr_output_chunk *chunks, size_t n);
 
-/* Appends to a sandbox's event log (status change with a message). */
-int cr_store_event_append(cr_store *s, const char *sandbox_id, int status, const char *message,
-			  int64_t now_ms, cr_error **err);
+typedef struct cr_event_row {
+	int64_t seq;
+	int status;
+	char *reason, *message; /* reason "" unless a failure */
+	int64_t ts_ms;
+} cr_event_row;
+
+/* Appends to a sandbox's event log (status change with a reason code and a
+ * message). */
+int cr_store_event_append(cr_store *s, const char *sandbox_id, int status, const char *reason,
+			  const char *message, int64_t now_ms, cr_error **err);
+/* A sandbox's events with seq > after, oldest first (at most 10000). */
+int cr_store_event_list(cr_store *s, const char *sandbox_id, int64_t after, cr_event_row **rows, size_t *n,
+			cr_error **err);
+void cr_event_rows_free(cr_event_row *rows, size_t n);
 
 /* Deletes finished sandboxes (STOPPED, FAILED) and their executions, output
  * and events when they were last updated before cutoff_ms. Returns the
