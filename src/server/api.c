@@ -224,6 +224,10 @@ static void call_route(cr_server *srv, const cr_http_request *req, const cr_conn
 
 void cr_api_handle(const cr_http_request *req, void *server)
 {
+	if (strcmp(req->path, "/cleanroom.v1.ExecutionService/AttachExecution") == 0) {
+		cr_attach_handle(server, req); /* bidirectional: HTTP/1.1 Upgrade (attach.c) */
+		return;
+	}
 	cr_connect_header headers[128];
 	size_t n = req->n_headers < 128 ? req->n_headers : 128;
 	for (size_t i = 0; i < n; i++)

@@ -146,6 +146,25 @@ void cr_http_on_close(struct evhttp_request *raw, cr_http_close_fn fn, void *arg
 	evhttp_connection_set_closecb(evhttp_request_get_connection(raw), fn, arg);
 }
 
+struct bufferevent *cr_http_upgrade(struct evhttp_request *raw, const char *protocol)
+{
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(raw));
+	if (!bev)
+		return NULL;
+	bufferevent_setcb(bev, NULL, NULL, NULL, NULL);
+	bufferevent_set_timeouts(bev, NULL, NULL);
+	evbuffer_add_printf(bufferevent_get_output(bev),
+			    "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: %s\r\n\r\n",
+			    protocol);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	return bev;
+}
+
+void cr_http_upgraded_close(struct evhttp_request *raw)
+{
+	evhttp_connection_free(evhttp_request_get_connection(raw));
+}
+
 static int make_parent(const char *socket_path, cr_error **err)
 {
 	cleanup_free char *dir = cr_xstrdup(socket_path);

@@ -68,3 +68,13 @@ size_t cr_http_pending_output(struct evhttp_request *raw);
 struct evhttp_connection;
 typedef void (*cr_http_close_fn)(struct evhttp_connection *conn, void *arg);
 void cr_http_on_close(struct evhttp_request *raw, cr_http_close_fn fn, void *arg);
+
+/* Takes a request's connection over for another protocol (HTTP/1.1
+ * Upgrade): answers "101 Switching Protocols" with `Upgrade: protocol` and
+ * returns the connection's bufferevent, whose callbacks, timeouts and
+ * buffered input now belong to the caller (evhttp no longer touches it).
+ * Release it with cr_http_upgraded_close(raw). */
+struct bufferevent;
+struct bufferevent *cr_http_upgrade(struct evhttp_request *raw, const char *protocol);
+/* Closes an upgraded connection and frees what evhttp kept for it. */
+void cr_http_upgraded_close(struct evhttp_request *raw);

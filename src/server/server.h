@@ -138,6 +138,14 @@ void cr_api_streams_end_all(cr_api_stream **list, const cr_error *e);
 cr_api_stream *cr_api_stream_next(cr_api_stream *st);
 /* Opens a stream on a request (api.c). */
 cr_api_stream *cr_api_stream_open(struct evhttp_request *raw, int codec);
+/* A stream on an upgraded connection (attach.c): execution events go out as
+ * ExecutionAttachFrames; on_end(ctx) is called when the stream ends (after
+ * the end-of-stream message is queued), just before st is freed. */
+struct bufferevent;
+cr_api_stream *cr_api_stream_open_upgraded(struct bufferevent *bev, int codec, void (*on_end)(void *ctx),
+					   void *ctx);
+/* Forgets a stream whose client went away, without writing anything. */
+void cr_api_stream_abandon(cr_api_stream *st);
 
 /* ---- executions (execution_service.c, pump.c) ---- */
 
@@ -177,6 +185,12 @@ int cr_server_destroy_live(cr_server *srv, cr_live_sandbox *l, cr_reason reason,
 /* Records a sandbox status change: store, event log, followers, audit. */
 void cr_server_sandbox_status(cr_server *srv, const char *id, int status, cr_reason reason,
 			      const char *message);
+
+/* ---- interactive attach (attach.c) ---- */
+struct cr_http_request;
+/* Serves AttachExecution: an HTTP/1.1 Upgrade to a bidirectional stream of
+ * ExecutionAttachFrames, or an `unimplemented` answer saying how to ask. */
+int cr_attach_handle(cr_server *srv, const struct cr_http_request *req);
 
 /* ---- housekeeping (housekeeping.c): TTL, retention, idle exit ---- */
 void cr_housekeeping_start(cr_server *srv);

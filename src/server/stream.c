@@ -9,6 +9,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+
+#include "cleanroom/v1/execution.pb-c.h"
 #include "connect/connect.h"
 #include "pbjson/pbjson.h"
 #include "server/http.h"
@@ -22,8 +26,12 @@
 
 struct cr_api_stream {
 	struct evhttp_request *raw;
-	int codec; /* cr_connect_codec */
+	struct bufferevent *bev; /* an upgraded connection (attach), else NULL */
+	int codec;               /* cr_connect_codec */
 	bool started;
+	bool attach_frames; /* send ExecutionStreamEvents as ExecutionAttachFrames */
+	void (*on_end)(void *ctx);
+	void *on_end_ctx;
 	cr_api_stream **list; /* the followers list it is in, or NULL */
 	cr_api_stream *next;
 };
@@ -58,6 +66,39 @@ cr_api_stream *cr_api_stream_open(struct evhttp_request *raw, int codec)
 	return st;
 }
 
+cr_api_stream *cr_api_stream_open_upgraded(struct bufferevent *bev, int codec, void (*on_end)(void *ctx),
+					   void *ctx)
+{
+	cr_api_stream *st = cr_xcalloc(1, sizeof(*st));
+	*st = (cr_api_stream){.bev = bev,
+			      .codec = codec,
+			      .started = true,
+			      .attach_frames = true,
+			      .on_end = on_end,
+			      .on_end_ctx = ctx};
+	return st;
+}
+
+void cr_api_stream_abandon(cr_api_stream *st)
+{
+	unlink_stream(st);
+	free(st);
+}
+
+static void write_bytes(cr_api_stream *st, const void *data, size_t len)
+{
+	if (st->bev)
+		bufferevent_write(st->bev, data, len);
+	else
+		cr_http_stream_chunk(st->raw, data, len);
+}
+
+static size_t pending(const cr_api_stream *st)
+{
+	return st->bev ? evbuffer_get_length(bufferevent_get_output(st->bev))
+		       : cr_http_pending_output(st->raw);
+}
+
 static void start(cr_api_stream *st)
 {
 	if (st->started)
@@ -67,8 +108,41 @@ static void start(cr_api_stream *st)
 	cr_http_stream_start(st->raw, h.status, h.content_type);
 }
 
+/* The attach form of an execution event: same content, other envelope
+ * (execution.proto); status messages have no attach form. Pointers borrow
+ * from ev. Returns false when there is nothing to send. */
+static bool attach_frame(const Cleanroom__V1__ExecutionStreamEvent *ev,
+			 Cleanroom__V1__ExecutionAttachFrame *f)
+{
+	cleanroom__v1__execution_attach_frame__init(f);
+	f->sandbox_id = ev->sandbox_id;
+	f->execution_id = ev->execution_id;
+	f->occurred_at = ev->occurred_at;
+	switch (ev->payload_case) {
+	case CLEANROOM__V1__EXECUTION_STREAM_EVENT__PAYLOAD_STDOUT:
+		f->payload_case = CLEANROOM__V1__EXECUTION_ATTACH_FRAME__PAYLOAD_STDOUT;
+		f->stdout = ev->stdout;
+		return true;
+	case CLEANROOM__V1__EXECUTION_STREAM_EVENT__PAYLOAD_STDERR:
+		f->payload_case = CLEANROOM__V1__EXECUTION_ATTACH_FRAME__PAYLOAD_STDERR;
+		f->stderr = ev->stderr;
+		return true;
+	case CLEANROOM__V1__EXECUTION_STREAM_EVENT__PAYLOAD_EXIT:
+		f->payload_case = CLEANROOM__V1__EXECUTION_ATTACH_FRAME__PAYLOAD_EXIT;
+		f->exit = ev->exit;
+		return true;
+	default: return false;
+	}
+}
+
 static int encode(const cr_api_stream *st, const ProtobufCMessage *msg, cr_buf *out, cr_error **err)
 {
+	Cleanroom__V1__ExecutionAttachFrame frame;
+	if (st->attach_frames && msg->descriptor == &cleanroom__v1__execution_stream_event__descriptor) {
+		if (!attach_frame((const void *)msg, &frame))
+			return 0;
+		msg = &frame.base;
+	}
 	if (st->codec == CR_CONNECT_CODEC_PROTO) {
 		size_t n = protobuf_c_message_get_packed_size(msg);
 		cleanup_free uint8_t *packed = cr_xmalloc(n ? n : 1);
@@ -90,8 +164,10 @@ int cr_api_stream_send(cr_api_stream *st, const ProtobufCMessage *msg)
 		cr_error_free(err);
 		return -1;
 	}
+	if (!b.len)
+		return 0;
 	start(st);
-	if (cr_http_pending_output(st->raw) > CR_STREAM_MAX_PENDING) {
+	if (pending(st) > CR_STREAM_MAX_PENDING) {
 		cr_error_make(&err, 0, CR_REASON_INTERNAL,
 			      "the client reads too slowly: more than %u bytes are waiting for it",
 			      CR_STREAM_MAX_PENDING);
@@ -99,7 +175,7 @@ int cr_api_stream_send(cr_api_stream *st, const ProtobufCMessage *msg)
 		cr_error_free(err);
 		return -1;
 	}
-	cr_http_stream_chunk(st->raw, b.data, b.len);
+	write_bytes(st, b.data, b.len);
 	return 0;
 }
 
@@ -115,10 +191,14 @@ void cr_api_stream_end(cr_api_stream *st, const cr_error *e)
 					 &err) < 0)
 		cr_error_free(err); /* cannot happen within 64 KiB: messages are cut to 4 KiB */
 	start(st);
-	cr_http_stream_chunk(st->raw, b.data, b.len);
-	cr_http_on_close(st->raw, NULL, NULL);
-	cr_http_stream_end(st->raw);
+	write_bytes(st, b.data, b.len);
+	if (!st->bev) {
+		cr_http_on_close(st->raw, NULL, NULL);
+		cr_http_stream_end(st->raw);
+	}
 	unlink_stream(st);
+	if (st->on_end)
+		st->on_end(st->on_end_ctx);
 	free(st);
 }
 

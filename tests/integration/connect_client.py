@@ -92,3 +92,52 @@ class Stream:
 
     def close(self):
         self.conn.close()
+
+
+class Attach:
+    """AttachExecution over the HTTP/1.1 Upgrade documented in
+    docs/internals/attach.md, with the JSON codec."""
+
+    def __init__(self, sock, upgrade=True, timeout=30):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect(str(sock))
+        head = ("POST /cleanroom.v1.ExecutionService/AttachExecution HTTP/1.1\r\nHost: localhost\r\n"
+                "Content-Type: application/connect+json\r\nContent-Length: 0\r\n")
+        if upgrade:
+            head += "Connection: Upgrade\r\nUpgrade: cleanroom-attach.v1\r\n"
+        self.s.sendall((head + "\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                break
+            self.buf += chunk
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        self.head = head.decode()
+        self.status = int(self.head.split()[1])
+        self.end = None
+
+    def send(self, frame):
+        self.s.sendall(envelope(json.dumps(frame).encode()))
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def frames(self):
+        while True:
+            flags, length = struct.unpack(">BI", self._read(5))
+            payload = json.loads(self._read(length)) if length else {}
+            if flags & 0x02:
+                self.end = payload
+                return
+            yield payload
+
+    def close(self):
+        self.s.close()

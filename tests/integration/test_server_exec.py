@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from connect_client import ConnectError, Stream, call, envelope
+from connect_client import Attach, ConnectError, Stream, call, envelope
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sandboxes of the namespace backend need root")
 
@@ -318,3 +318,79 @@ def test_bad_requests_do_not_disturb_other_clients(server, policy):
     t.join(20)
     out, _, exits, _ = result["r"]
     assert out == b"1\n2\n3\n4\n5\n" and exits[0]["status"] == "EXECUTION_STATUS_SUCCEEDED"
+
+
+# ---- AttachExecution (HTTP/1.1 Upgrade) ---------------------------------------
+
+def attach_collect(a):
+    out, exits = b"", []
+    for f in a.frames():
+        if "stdout" in f:
+            out += base64.b64decode(f["stdout"])
+        elif "stderr" in f:
+            out += base64.b64decode(f["stderr"])
+        elif "exit" in f:
+            exits.append(f["exit"])
+    return out, exits
+
+
+def test_attach_stdin_and_eof(server, policy):
+    sid = create_sandbox(server, policy)
+    eid = start(server, sid, "/bin/sh", "-c", "echo before; cat; echo after")["executionId"]
+    a = Attach(server.sock)
+    assert a.status == 101 and "upgrade: cleanroom-attach.v1" in a.head.lower(), a.head
+    a.send({"open": {"sandboxId": sid, "executionId": eid}})
+    a.send({"stdin": base64.b64encode(b"typed\n").decode()})
+    a.send({"close": {"detach": False}})
+    out, exits = attach_collect(a)
+    assert out == b"before\ntyped\nafter\n", out
+    assert len(exits) == 1 and exits[0]["status"] == "EXECUTION_STATUS_SUCCEEDED" and a.end == {}, (exits, a.end)
+
+
+def test_attach_tty_resize_and_signal(server, policy):
+    sid = create_sandbox(server, policy)
+    eid = start(server, sid, "/bin/sh", "-c", "read x; stty size; sleep 30", tty=True)["executionId"]
+    a = Attach(server.sock)
+    a.send({"open": {"sandboxId": sid, "executionId": eid}})
+    a.send({"resize": {"cols": 100, "rows": 40}})
+    a.send({"stdin": base64.b64encode(b"go\n").decode()})
+    out = b""
+    for f in a.frames():
+        out += base64.b64decode(f.get("stdout", ""))
+        if b"40 100" in out:
+            break
+    a.send({"signal": {"signal": 15}})
+    rest, exits = attach_collect(a)
+    assert b"40 100" in out, out
+    assert exits[0]["exitCode"] == 143, exits
+
+
+def test_attach_detach_leaves_it_running(server, policy):
+    sid = create_sandbox(server, policy)
+    eid = start(server, sid, "/bin/sh", "-c", "sleep 30")["executionId"]
+    a = Attach(server.sock)
+    a.send({"open": {"sandboxId": sid, "executionId": eid}})
+    a.send({"close": {"detach": True}})
+    out, exits = attach_collect(a)
+    assert exits == [] and a.end == {}
+    ex = call(server.sock, "ExecutionService", "GetExecution", {"executionId": eid})["execution"]
+    assert ex["status"] == "EXECUTION_STATUS_RUNNING"
+    # a client that just disconnects detaches too
+    b = Attach(server.sock)
+    b.send({"open": {"sandboxId": sid, "executionId": eid}})
+    b.close()
+    time.sleep(0.2)
+    ex = call(server.sock, "ExecutionService", "GetExecution", {"executionId": eid})["execution"]
+    assert ex["status"] == "EXECUTION_STATUS_RUNNING"
+    call(server.sock, "ExecutionService", "CancelExecution", {"executionId": eid, "signal": 9})
+
+
+def test_attach_errors(server, policy):
+    a = Attach(server.sock, upgrade=False)
+    assert a.status == 501 and b"Upgrade: cleanroom-attach.v1" in a.buf, (a.head, a.buf)
+    a = Attach(server.sock)
+    a.send({"stdin": "eA=="})
+    assert list(a.frames()) == [] and "first attach frame" in a.end["error"]["message"], a.end
+    a = Attach(server.sock)
+    a.send({"open": {"sandboxId": "sb-nope", "executionId": "ex-nope"}})
+    assert list(a.frames()) == [] and a.end["error"]["code"] == "not_found", a.end
