@@ -169,6 +169,7 @@ static void call_stream(cr_server *srv, const cr_http_request *req, const cr_con
 	ProtobufCMessage *in = payload ? decode(c, route->input, payload, len, &err) : NULL;
 	cr_connect_decoder_free(&d);
 	cr_api_stream *st = cr_api_stream_open(req->raw, (int)c->codec);
+	cr_api_stream_set_deadline(st, srv->base, c->timeout_ms);
 	if (!in || route->stream(srv, call, in, st, &err) < 0)
 		cr_api_stream_end(st, err);
 	if (in)

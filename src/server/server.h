@@ -144,6 +144,9 @@ cr_api_stream *cr_api_stream_open(struct evhttp_request *raw, int codec);
 struct bufferevent;
 cr_api_stream *cr_api_stream_open_upgraded(struct bufferevent *bev, int codec, void (*on_end)(void *ctx),
 					   void *ctx);
+/* Ends the stream with deadline_exceeded after ms milliseconds (the
+ * request's Connect-Timeout-Ms); ms < 0 = none. */
+void cr_api_stream_set_deadline(cr_api_stream *st, struct event_base *base, int64_t ms);
 /* Forgets a stream whose client went away, without writing anything. */
 void cr_api_stream_abandon(cr_api_stream *st);
 

@@ -11,6 +11,7 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include "cleanroom/v1/execution.pb-c.h"
 #include "connect/connect.h"
@@ -32,9 +33,17 @@ struct cr_api_stream {
 	bool attach_frames; /* send ExecutionStreamEvents as ExecutionAttachFrames */
 	void (*on_end)(void *ctx);
 	void *on_end_ctx;
-	cr_api_stream **list; /* the followers list it is in, or NULL */
+	struct event *deadline; /* Connect-Timeout-Ms, or NULL */
+	cr_api_stream **list;   /* the followers list it is in, or NULL */
 	cr_api_stream *next;
 };
+
+static void release(cr_api_stream *st)
+{
+	if (st->deadline)
+		event_free(st->deadline);
+	free(st);
+}
 
 static void unlink_stream(cr_api_stream *st)
 {
@@ -54,7 +63,7 @@ static void on_client_gone(struct evhttp_connection *conn, void *arg)
 	(void)conn;
 	cr_api_stream *st = arg;
 	unlink_stream(st);
-	free(st);
+	release(st);
 }
 
 cr_api_stream *cr_api_stream_open(struct evhttp_request *raw, int codec)
@@ -82,7 +91,26 @@ cr_api_stream *cr_api_stream_open_upgraded(struct bufferevent *bev, int codec, v
 void cr_api_stream_abandon(cr_api_stream *st)
 {
 	unlink_stream(st);
-	free(st);
+	release(st);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	cr_api_stream *st = arg;
+	cr_error *err = NULL;
+	cr_error_make(&err, ETIMEDOUT, CR_REASON_NONE, "the call's deadline (Connect-Timeout-Ms) passed");
+	cr_api_stream_end(st, err);
+	cr_error_free(err);
+}
+
+void cr_api_stream_set_deadline(cr_api_stream *st, struct event_base *base, int64_t ms)
+{
+	if (ms < 0 || st->deadline)
+		return;
+	st->deadline = evtimer_new(base, on_deadline, st);
+	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+	evtimer_add(st->deadline, &tv);
 }
 
 static void write_bytes(cr_api_stream *st, const void *data, size_t len)
@@ -199,7 +227,7 @@ void cr_api_stream_end(cr_api_stream *st, const cr_error *e)
 	unlink_stream(st);
 	if (st->on_end)
 		st->on_end(st->on_end_ctx);
-	free(st);
+	release(st);
 }
 
 void cr_api_stream_follow(cr_api_stream *st, cr_api_stream **list)

@@ -57,11 +57,11 @@ class Stream:
     """A server-streaming call: iterate for messages; .end holds the
     end-of-stream message afterwards."""
 
-    def __init__(self, sock, service, method, msg=None, timeout=60, raw_body=None):
+    def __init__(self, sock, service, method, msg=None, timeout=60, raw_body=None, headers=None):
         self.conn = UnixConnection(sock, timeout)
         body = raw_body if raw_body is not None else envelope(json.dumps(msg or {}).encode())
         self.conn.request("POST", f"/cleanroom.v1.{service}/{method}", body=body,
-                          headers={"Content-Type": "application/connect+json"})
+                          headers={"Content-Type": "application/connect+json", **(headers or {})})
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
         self.content_type = self.resp.getheader("Content-Type")

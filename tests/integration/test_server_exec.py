@@ -168,6 +168,21 @@ def test_cancel_signals_the_process_group(server, policy):
     assert r.get("accepted", False) is False and r["status"] == "EXECUTION_STATUS_CANCELED", r
 
 
+def test_stream_deadline(server, policy):
+    sid = create_sandbox(server, policy)
+    eid = start(server, sid, "/bin/sh", "-c", "echo one; sleep 30")["executionId"]
+    t0 = time.time()
+    st = Stream(server.sock, "ExecutionService", "StreamExecution", {"sandboxId": sid, "executionId": eid,
+                                                                    "follow": True},
+                headers={"Connect-Timeout-Ms": "300"})
+    msgs = st.all()
+    assert time.time() - t0 < 5
+    assert base64.b64decode(msgs[0]["stdout"]) == b"one\n"
+    assert st.end["error"]["code"] == "deadline_exceeded", st.end
+    ex = call(server.sock, "ExecutionService", "GetExecution", {"executionId": eid})["execution"]
+    assert ex["status"] == "EXECUTION_STATUS_RUNNING", "the stream's deadline does not end the execution"
+
+
 def test_environment_and_cwd(server, policy):
     sid = create_sandbox(server, policy)
     _, (out, _, _, _) = run(server, sid, 'echo "$FOO $PATH"; pwd', env=["FOO=bar baz"], cwd="/tmp")
