@@ -6,12 +6,14 @@
 
 #include "backend/backend.h"
 #include "cli/cli.h"
+#include "cli/exec.h"
 #include "config.h"
 #include "workspace/workspace.h"
 
 static int cmd_help(int argc, char **argv);
 
 static const cr_cli_command commands[] = {
+	{"exec", cmd_exec, "run a command in a sandbox governed by the repository's policy"},
 	{"policy", cmd_policy, "validate, compile and explain the repository's cleanroom.yaml"},
 	{"serve", cmd_serve, "run the control plane (Connect API on a unix socket)"},
 	{"version", cmd_version, "print the version"},

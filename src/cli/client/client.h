@@ -50,3 +50,18 @@ typedef int (*cr_client_poll_fn)(void *ctx);
 int cr_client_stream(cr_client *c, const char *service, const char *method, const ProtobufCMessage *in,
 		     const ProtobufCMessageDescriptor *out_desc, cr_client_stream_fn on_msg,
 		     cr_client_poll_fn on_poll, void *ctx, cr_error **err);
+
+/* ---- additions (exec) ------------------------------------------------------
+ * A cr_client runs one call at a time (it owns one libcurl easy handle, kept
+ * between calls so the connection is reused). A caller that needs a second
+ * call while a stream is open (CancelExecution during StreamExecution) opens
+ * a second client on the same endpoint. */
+
+/* The Connect code of the last call that failed with a server error
+ * (CR_CONNECT_OK = 0 after a success or a transport failure). */
+int cr_client_last_code(const cr_client *c);
+
+/* Sets the poll callback unary calls use (cr_client_stream takes its own):
+ * called at least every 200 ms while a unary call waits; non-zero abandons
+ * the call (it then fails with reason internal, "call abandoned"). */
+void cr_client_set_poll(cr_client *c, cr_client_poll_fn on_poll, void *ctx);

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* exec.h -- what the files of `cleanroom exec` share (exec.c runs the steps
+ * of spec §5.4.1; exec_opts.c parses the command line; exec_sandbox.c
+ * compiles the policy, creates or selects the sandbox and uploads the
+ * workspace; exec_stream.c creates the execution, streams it and handles
+ * interrupts; exec_report.c prints errors and the --json record). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cli/client/client.h"
+#include "util/error.h"
+
+#define CR_EXEC_CMD "cleanroom exec"
+
+/* Exit statuses of exec itself (the workload's own code passes through). */
+enum {
+	CR_EXEC_EXIT_LAUNCH = 1,    /* nothing ran: the server refused or failed a step */
+	CR_EXEC_EXIT_POLICY = 2,    /* usage error, or the policy does not compile */
+	CR_EXEC_EXIT_DETACH = 130,  /* second interrupt: detached, or interrupted before the start */
+	CR_EXEC_EXIT_TIMEOUT = 124, /* what the server reports for TIMED_OUT */
+};
+
+typedef struct cr_exec_opts {
+	const char *host;
+	const char *config;
+	const char *sandbox_id; /* --sandbox-id: reuse, never terminate */
+	bool keep;              /* --keep (default --rm) */
+	int64_t timeout_seconds;
+	char **env; /* owned "K=V" strings */
+	size_t n_env;
+	const char *workspace; /* --workspace DIR */
+	bool no_workspace;
+	bool json;
+	char **command; /* borrowed from argv */
+	size_t n_command;
+} cr_exec_opts;
+
+/* Parses argv; returns 0, 1 after --help, or -1 after a usage error (already
+ * printed). */
+int cr_exec_parse_opts(int argc, char **argv, cr_exec_opts *o);
+void cr_exec_opts_clear(cr_exec_opts *o);
+/* Parses a duration: "90", "90s", "5m", "1h", "1h30m" (units s, m, h, d).
+ * Returns 0 with *seconds (> 0), or -1. */
+int cr_exec_parse_duration(const char *s, int64_t *seconds);
+
+/* Timings of the --json record, in ms; -1 for a step that did not run. */
+enum {
+	CR_EXEC_T_COMPILE,
+	CR_EXEC_T_CREATE,
+	CR_EXEC_T_UPLOAD,
+	CR_EXEC_T_EXECUTION,
+	CR_EXEC_T_TOTAL,
+	CR_EXEC_T__N
+};
+
+/* One run of `cleanroom exec`: its options, its clients, what happened. */
+typedef struct cr_exec_run {
+	cr_exec_opts *opts;
+	char *endpoint;
+	bool endpoint_explicit; /* --host or $CLEANROOM_HOST: never start a private server */
+	cr_client *client;      /* every call but CancelExecution */
+	char *sandbox_id, *execution_id, *run_id, *policy_hash;
+	bool created_sandbox; /* ours: terminated at the end unless --keep or detached */
+	bool started_server;
+	/* the exit payload */
+	bool got_exit;
+	int exit_code;
+	int status; /* Cleanroom__V1__ExecutionStatus */
+	char *reason, *message;
+	bool detached;
+	bool kept;
+	int64_t t_ms[CR_EXEC_T__N];
+	int64_t t_start;
+} cr_exec_run;
+
+/* Milliseconds on the monotonic clock. */
+int64_t cr_exec_now_ms(void);
+
+/* Interrupts: installed by exec.c (SIGINT, SIGTERM). */
+void cr_exec_signals_install(void);
+/* How many interrupts arrived so far, and the last one's number. */
+int cr_exec_interrupts(int *last_signal);
+
+/* exec_sandbox.c. Each returns 0, or -1 with *err. */
+int cr_exec_connect(cr_exec_run *r, cr_error **err);
+int cr_exec_compile(cr_exec_run *r, char **compiled, char **repo_root, cr_error **err);
+int cr_exec_create_sandbox(cr_exec_run *r, const char *compiled, cr_error **err);
+int cr_exec_select_sandbox(cr_exec_run *r, cr_error **err);
+int cr_exec_upload(cr_exec_run *r, const char *dir, cr_error **err);
+/* Terminates the sandbox when this run created it and neither --keep nor a
+ * detach asks to keep it; says what it did on stderr when it keeps it. */
+void cr_exec_finish_sandbox(cr_exec_run *r);
+
+/* exec_stream.c: creates the execution and streams it to fds 1 and 2 until
+ * its exit payload (0), a detach (1), or a failure (-1 with *err). */
+int cr_exec_create_execution(cr_exec_run *r, cr_error **err);
+int cr_exec_stream(cr_exec_run *r, cr_error **err);
+
+/* exec_report.c */
+/* Prints "cleanroom exec: error[<reason>]: <message>" and a hint line. */
+void cr_exec_print_error(const cr_exec_run *r, const cr_error *e, bool unreachable);
+/* Prints the --json record (with an "error" member when e is not NULL) as
+ * the last line of stdout. */
+void cr_exec_print_record(const cr_exec_run *r, const cr_error *e);
+/* The lower-case name of an execution status ("succeeded"). Static. */
+const char *cr_exec_status_name(int status);
+/* Ensures stdout ends a line before the record: remembers the last byte the
+ * workload wrote there. */
+void cr_exec_note_stdout(const void *data, size_t len);
+
+int cmd_exec(int argc, char **argv);

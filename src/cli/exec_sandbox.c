@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* exec_sandbox.c -- the steps of `cleanroom exec` before the command runs:
+ * compile the policy in-process (as `cleanroom policy compile` does), reach
+ * the server (starting a private one when nothing answers at the default
+ * socket), create a sandbox from the compiled policy or select an existing
+ * READY one, and upload the workspace as a tar archive. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanroom/v1/admin.pb-c.h"
+#include "cleanroom/v1/sandbox.pb-c.h"
+#include "cli/cli.h"
+#include "cli/exec.h"
+#include "cli/private_server.h"
+#include "server/http.h"
+#include "util/cleanup.h"
+#include "util/xalloc.h"
+#include "workspace/workspace.h"
+
+#define SBX "cleanroom.v1.SandboxService"
+#define ADM "cleanroom.v1.AdminService"
+
+/* What one UploadSandboxFiles request may carry: the server's body cap less
+ * room for the request's other fields. */
+#define MAX_ARCHIVE_BYTES ((size_t)CR_HTTP_MAX_BODY_BYTES - (64u << 10))
+#define READY_WAIT_MS     120000
+#define READY_POLL_MS     100
+
+typedef Cleanroom__V1__Sandbox Sandbox;
+
+/* Unary calls made before the execution exists are not abandoned on the
+ * first interrupt (the server would create what we no longer know about);
+ * exec.c checks for an interrupt between steps. A second one abandons. */
+static int setup_poll(void *ctx)
+{
+	(void)ctx;
+	return cr_exec_interrupts(NULL) >= 2;
+}
+
+static int ping(cr_exec_run *r, cr_error **err)
+{
+	Cleanroom__V1__GetServerStatusRequest req = CLEANROOM__V1__GET_SERVER_STATUS_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	if (cr_client_unary(r->client, ADM, "GetServerStatus", &req.base,
+			    &cleanroom__v1__get_server_status_response__descriptor, &resp, err) < 0)
+		return -1;
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
+}
+
+int cr_exec_connect(cr_exec_run *r, cr_error **err)
+{
+	if (cr_client_open(r->endpoint, &r->client, err) < 0)
+		return -1;
+	cr_client_set_poll(r->client, setup_poll, NULL);
+	cr_error *first = NULL;
+	if (ping(r, &first) == 0)
+		return 0;
+	if (r->endpoint_explicit || !cr_client_unreachable(r->client)) {
+		*err = first;
+		return -1;
+	}
+	cr_error_free(first);
+	cleanup_free char *sock = cr_http_default_socket();
+	int started = cr_private_server_ensure(sock, !r->opts->json, err);
+	if (started < 0)
+		return -1;
+	r->started_server = started == 1;
+	return ping(r, err);
+}
+
+int cr_exec_compile(cr_exec_run *r, char **compiled, char **repo_root, cr_error **err)
+{
+	cr_policy_opts po = {.config = r->opts->config, .repo_dir = r->opts->workspace};
+	cr_diags d = {0};
+	cr_policy_result res;
+	int ok = cr_cli_load_policy(&po, true, &res, &d) == 0;
+	cr_diags_print(&d, stderr);
+	if (ok) {
+		*compiled = steal_pointer(&res.compiled);
+		*repo_root = steal_pointer(&res.repo_root);
+		r->policy_hash = cr_xstrdup(res.policy->policy_hash);
+	} else {
+		cr_reason reason = cr_diags_first_reason(&d);
+		cr_error_make(err, 0, reason != CR_REASON_NONE ? reason : CR_REASON_POLICY_INVALID,
+			      "%s: invalid (%zu error%s)", res.policy_file ? res.policy_file : "policy",
+			      d.n_errors, d.n_errors == 1 ? "" : "s");
+	}
+	cr_diags_clear(&d);
+	cr_policy_result_clear(&res);
+	return ok ? 0 : -1;
+}
+
+static const char *sandbox_status_name(int status)
+{
+	const ProtobufCEnumValue *v =
+		protobuf_c_enum_descriptor_get_value(&cleanroom__v1__sandbox_status__descriptor, status);
+	return v ? v->name + strlen("SANDBOX_STATUS_") : "UNKNOWN";
+}
+
+/* A sandbox that is not READY as an error: its own reason when it failed. */
+static int not_ready(const Sandbox *s, cr_error **err)
+{
+	cr_reason reason = *s->reason ? cr_reason_from_name(s->reason) : CR_REASON_NONE;
+	return cr_error_make(err, 0, reason != CR_REASON_NONE ? reason : CR_REASON_RUNTIME_LAUNCH_FAILED,
+			     "sandbox %s is %s%s%s", s->sandbox_id, sandbox_status_name(s->status),
+			     *s->message ? ": " : "", s->message);
+}
+
+static int get_sandbox(cr_exec_run *r, const char *id, Cleanroom__V1__GetSandboxResponse **out,
+		       cr_error **err)
+{
+	Cleanroom__V1__GetSandboxRequest req = CLEANROOM__V1__GET_SANDBOX_REQUEST__INIT;
+	req.sandbox_id = (char *)id;
+	ProtobufCMessage *resp = NULL;
+	if (cr_client_unary(r->client, SBX, "GetSandbox", &req.base,
+			    &cleanroom__v1__get_sandbox_response__descriptor, &resp, err) < 0)
+		return -1;
+	*out = (Cleanroom__V1__GetSandboxResponse *)resp;
+	if (!(*out)->sandbox) {
+		protobuf_c_message_free_unpacked(resp, NULL);
+		return cr_error_make(err, 0, CR_REASON_INTERNAL, "GetSandbox answered without a sandbox");
+	}
+	return 0;
+}
+
+/* Waits while a new sandbox is PROVISIONING. */
+static int wait_ready(cr_exec_run *r, cr_error **err)
+{
+	for (int waited = 0; waited < READY_WAIT_MS; waited += READY_POLL_MS) {
+		Cleanroom__V1__GetSandboxResponse *g = NULL;
+		if (get_sandbox(r, r->sandbox_id, &g, err) < 0)
+			return -1;
+		int status = g->sandbox->status;
+		int rc = status == CLEANROOM__V1__SANDBOX_STATUS__SANDBOX_STATUS_READY ? 0
+			 : status == CLEANROOM__V1__SANDBOX_STATUS__SANDBOX_STATUS_PROVISIONING
+				 ? 1
+				 : not_ready(g->sandbox, err);
+		protobuf_c_message_free_unpacked(&g->base, NULL);
+		if (rc <= 0)
+			return rc;
+		if (cr_exec_interrupts(NULL) > 0)
+			return cr_error_make(err, 0, CR_REASON_EXECUTION_CANCELED,
+					     "interrupted while sandbox %s was "
+					     "provisioning",
+					     r->sandbox_id);
+		struct timespec ts = {0, READY_POLL_MS * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return cr_error_make(err, 0, CR_REASON_RUNTIME_LAUNCH_FAILED, "sandbox %s was not READY after %d s",
+			     r->sandbox_id, READY_WAIT_MS / 1000);
+}
+
+static void take_sandbox(cr_exec_run *r, const Sandbox *s)
+{
+	r->sandbox_id = cr_xstrdup(s->sandbox_id);
+	if (*s->run_id)
+		r->run_id = cr_xstrdup(s->run_id);
+	if (*s->policy_hash) {
+		free(r->policy_hash);
+		r->policy_hash = cr_xstrdup(s->policy_hash);
+	}
+}
+
+int cr_exec_create_sandbox(cr_exec_run *r, const char *compiled, cr_error **err)
+{
+	Cleanroom__V1__CreateSandboxRequest req = CLEANROOM__V1__CREATE_SANDBOX_REQUEST__INIT;
+	req.compiled_policy_json = (char *)compiled;
+	ProtobufCMessage *resp = NULL;
+	if (cr_client_unary(r->client, SBX, "CreateSandbox", &req.base,
+			    &cleanroom__v1__create_sandbox_response__descriptor, &resp, err) < 0)
+		return -1;
+	Cleanroom__V1__CreateSandboxResponse *c = (Cleanroom__V1__CreateSandboxResponse *)resp;
+	int rc = 0;
+	if (!c->sandbox || !*c->sandbox->sandbox_id) {
+		rc = cr_error_make(err, 0, CR_REASON_INTERNAL, "CreateSandbox answered without a sandbox");
+	} else {
+		take_sandbox(r, c->sandbox);
+		r->created_sandbox = true;
+		if (c->sandbox->status != CLEANROOM__V1__SANDBOX_STATUS__SANDBOX_STATUS_READY)
+			rc = c->sandbox->status == CLEANROOM__V1__SANDBOX_STATUS__SANDBOX_STATUS_PROVISIONING
+				     ? wait_ready(r, err)
+				     : not_ready(c->sandbox, err);
+	}
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return rc;
+}
+
+int cr_exec_select_sandbox(cr_exec_run *r, cr_error **err)
+{
+	Cleanroom__V1__GetSandboxResponse *g = NULL;
+	if (get_sandbox(r, r->opts->sandbox_id, &g, err) < 0)
+		return -1;
+	int rc = 0;
+	if (g->sandbox->status == CLEANROOM__V1__SANDBOX_STATUS__SANDBOX_STATUS_READY)
+		take_sandbox(r, g->sandbox);
+	else
+		rc = not_ready(g->sandbox, err);
+	protobuf_c_message_free_unpacked(&g->base, NULL);
+	return rc;
+}
+
+/* The workspace as a tar archive in an anonymous file, mapped. */
+static int archive(const char *dir, void **map, size_t *len, cr_error **err)
+{
+	cleanup_close int fd = memfd_create("cleanroom-workspace", MFD_CLOEXEC);
+	if (fd < 0)
+		return cr_error_make(err, errno, CR_REASON_INTERNAL,
+				     "create a memory file for the workspace");
+	cr_workspace_limits lim = CR_WORKSPACE_DEFAULT_LIMITS;
+	lim.max_bytes = lim.max_file_bytes = MAX_ARCHIVE_BYTES;
+	cr_workspace_stats stats = {0};
+	if (cr_workspace_archive(dir, fd, &lim, &stats, err) < 0)
+		return cr_error_wrap(err, "archive workspace '%s'", dir);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return cr_error_make(err, errno, CR_REASON_INTERNAL, "stat the workspace archive");
+	if ((size_t)st.st_size > MAX_ARCHIVE_BYTES)
+		return cr_error_make(err, E2BIG, CR_REASON_INTERNAL,
+				     "the archive of workspace '%s' is %lld bytes, the server accepts %zu",
+				     dir, (long long)st.st_size, MAX_ARCHIVE_BYTES);
+	*len = (size_t)st.st_size;
+	*map = *len ? mmap(NULL, *len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+	if (*map == MAP_FAILED)
+		return cr_error_make(err, errno, CR_REASON_INTERNAL, "map the workspace archive");
+	return 0;
+}
+
+int cr_exec_upload(cr_exec_run *r, const char *dir, cr_error **err)
+{
+	void *map = NULL;
+	size_t len = 0;
+	if (archive(dir, &map, &len, err) < 0)
+		return -1;
+	Cleanroom__V1__UploadSandboxFilesRequest req = CLEANROOM__V1__UPLOAD_SANDBOX_FILES_REQUEST__INIT;
+	req.sandbox_id = r->sandbox_id;
+	req.archive.data = map;
+	req.archive.len = len;
+	ProtobufCMessage *resp = NULL;
+	int rc = cr_client_unary(r->client, SBX, "UploadSandboxFiles", &req.base,
+				 &cleanroom__v1__upload_sandbox_files_response__descriptor, &resp, err);
+	if (rc < 0)
+		cr_error_wrap(err, "upload workspace '%s'", dir);
+	else
+		protobuf_c_message_free_unpacked(resp, NULL);
+	if (map)
+		munmap(map, len);
+	return rc;
+}
+
+void cr_exec_finish_sandbox(cr_exec_run *r)
+{
+	if (!r->sandbox_id || !r->created_sandbox)
+		return;
+	if (r->detached || r->opts->keep) {
+		r->kept = true;
+		fprintf(stderr,
+			"%s: kept sandbox %s%s; run more commands in it with --sandbox-id %s, remove it with "
+			"'cleanroom sandbox rm %s'\n",
+			CR_EXEC_CMD, r->sandbox_id,
+			r->detached ? " (not terminated: the detached execution runs in it)" : "",
+			r->sandbox_id, r->sandbox_id);
+		return;
+	}
+	Cleanroom__V1__TerminateSandboxRequest req = CLEANROOM__V1__TERMINATE_SANDBOX_REQUEST__INIT;
+	req.sandbox_id = r->sandbox_id;
+	ProtobufCMessage *resp = NULL;
+	cr_error *e = NULL;
+	cr_client_set_poll(r->client, NULL, NULL); /* cleaning up is not interrupted */
+	if (cr_client_unary(r->client, SBX, "TerminateSandbox", &req.base,
+			    &cleanroom__v1__terminate_sandbox_response__descriptor, &resp, &e) < 0) {
+		fprintf(stderr, "%s: warning: could not terminate sandbox %s: %s\n", CR_EXEC_CMD,
+			r->sandbox_id, e->msg);
+		cr_error_free(e);
+		return;
+	}
+	protobuf_c_message_free_unpacked(resp, NULL);
+}
