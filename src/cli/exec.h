@@ -99,7 +99,10 @@ int cr_exec_create_execution(cr_exec_run *r, cr_error **err);
 int cr_exec_stream(cr_exec_run *r, cr_error **err);
 
 /* exec_report.c */
-/* Prints "cleanroom exec: error[<reason>]: <message>" and a hint line. */
+/* The code an error is shown with: its reason code, or the Connect code
+ * ("not_found") when the server answered without a reason. Static. */
+const char *cr_exec_error_code(const cr_exec_run *r, const cr_error *e);
+/* Prints "cleanroom exec: error[<code>]: <message>" and a hint line. */
 void cr_exec_print_error(const cr_exec_run *r, const cr_error *e, bool unreachable);
 /* Prints the --json record (with an "error" member when e is not NULL) as
  * the last line of stdout. */

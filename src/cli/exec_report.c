@@ -38,9 +38,18 @@ void cr_exec_note_stdout(const void *data, size_t len)
 		last_stdout_byte = ((const unsigned char *)data)[len - 1];
 }
 
+const char *cr_exec_error_code(const cr_exec_run *r, const cr_error *e)
+{
+	int code = r->client ? cr_client_last_code(r->client) : CR_CONNECT_OK;
+	if (e->reason == CR_REASON_INTERNAL && code != CR_CONNECT_OK && code != CR_CONNECT_INTERNAL &&
+	    code != CR_CONNECT_UNKNOWN && cr_connect_code_name((cr_connect_code)code))
+		return cr_connect_code_name((cr_connect_code)code);
+	return cr_reason_name(e->reason);
+}
+
 void cr_exec_print_error(const cr_exec_run *r, const cr_error *e, bool unreachable)
 {
-	fprintf(stderr, "%s: error[%s]: %s\n", CR_EXEC_CMD, cr_reason_name(e->reason), e->msg);
+	fprintf(stderr, "%s: error[%s]: %s\n", CR_EXEC_CMD, cr_exec_error_code(r, e), e->msg);
 	const char *hint = "see docs/reason-codes.md for what the code means";
 	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++)
 		if (hints[i].reason == e->reason)
@@ -113,7 +122,7 @@ void cr_exec_print_record(const cr_exec_run *r, const cr_error *e)
 	if (e)
 		json_object_set_new(
 			o, "error",
-			json_pack("{s:s, s:s}", "reason_code", cr_reason_name(e->reason), "message", e->msg));
+			json_pack("{s:s, s:s}", "reason_code", cr_exec_error_code(r, e), "message", e->msg));
 	char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
 	if (!text)

@@ -4,6 +4,7 @@
  * the server (starting a private one when nothing answers at the default
  * socket), create a sandbox from the compiled policy or select an existing
  * READY one, and upload the workspace as a tar archive. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -103,13 +104,22 @@ static const char *sandbox_status_name(int status)
 	return v ? v->name + strlen("SANDBOX_STATUS_") : "UNKNOWN";
 }
 
+/* "stopped": lower case, as the other commands print statuses. */
+static void lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
 /* A sandbox that is not READY as an error: its own reason when it failed. */
 static int not_ready(const Sandbox *s, cr_error **err)
 {
 	cr_reason reason = *s->reason ? cr_reason_from_name(s->reason) : CR_REASON_NONE;
+	cleanup_free char *status = cr_xstrdup(sandbox_status_name(s->status));
+	lower(status);
 	return cr_error_make(err, 0, reason != CR_REASON_NONE ? reason : CR_REASON_RUNTIME_LAUNCH_FAILED,
-			     "sandbox %s is %s%s%s", s->sandbox_id, sandbox_status_name(s->status),
-			     *s->message ? ": " : "", s->message);
+			     "sandbox %s is %s%s%s", s->sandbox_id, status, *s->message ? ": " : "",
+			     s->message);
 }
 
 static int get_sandbox(cr_exec_run *r, const char *id, Cleanroom__V1__GetSandboxResponse **out,
