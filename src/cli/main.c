@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "cli/admin_cmds.h"
 #include "cli/cli.h"
 #include "cli/exec.h"
 #include "config.h"
@@ -16,6 +17,11 @@ static const cr_cli_command commands[] = {
 	{"exec", cmd_exec, "run a command in a sandbox governed by the repository's policy"},
 	{"policy", cmd_policy, "validate, compile and explain the repository's cleanroom.yaml"},
 	{"serve", cmd_serve, "run the control plane (Connect API on a unix socket)"},
+	{"status", cmd_status, "show the server's version, uptime, counts and backends"},
+	{"doctor", cmd_doctor, "check the host; show the backend's capabilities"},
+	{"sandbox", cmd_sandbox, "list, inspect, terminate and watch sandboxes; copy files"},
+	{"execution", cmd_execution, "list, inspect and cancel executions; print their output"},
+	{"audit", cmd_audit, "query the audit trail"},
 	{"version", cmd_version, "print the version"},
 	{"help", cmd_help, "show this help"},
 	/* Hidden: run inside sandboxes by the backend (summary NULL). */
