@@ -60,11 +60,15 @@ class Server:
         self.log = open(self.dir / "serve.log", "wb")
         self.proc = subprocess.Popen([binary, "serve", "--socket", str(self.sock), "--state-dir",
                                       str(self.dir / "state")], stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
-        while time.time() < deadline and not self.sock.exists():
-            assert self.proc.poll() is None, (self.dir / "serve.log").read_text()
-            time.sleep(0.02)
-        assert self.sock.exists(), "the server did not create its socket"
+        try:
+            deadline = time.time() + 10
+            while time.time() < deadline and not self.sock.exists():
+                assert self.proc.poll() is None, (self.dir / "serve.log").read_text()
+                time.sleep(0.02)
+            assert self.sock.exists(), "the server did not create its socket"
+        except BaseException:
+            self.stop()
+            raise
 
     def api(self, service, method, body=None):
         conn = UnixHTTPConnection(str(self.sock))
@@ -84,6 +88,10 @@ class Server:
         self.proc.terminate()
         try:
             self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
         finally:
             self.log.close()
             shutil.rmtree(self.dir, ignore_errors=True)
