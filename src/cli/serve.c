@@ -44,11 +44,32 @@ static char *default_state_dir(void)
 	return cr_asprintf("%s/.local/state/cleanroom", home && *home ? home : "/tmp");
 }
 
+/* The audit trail's exclusive lock is taken first: it is what makes a second
+ * server on the same state directory stop here, before it could mistake the
+ * first one's live sandboxes for leftovers. */
+static int open_audit(cr_server *srv, cr_error **err)
+{
+	srv->audit_path = cr_asprintf("%s/audit/audit.jsonl", srv->state_dir);
+	if (cr_audit_open(srv->audit_path, &srv->audit, err) < 0) {
+		if ((*err)->status == EWOULDBLOCK)
+			return cr_error_status(err, EWOULDBLOCK, CR_REASON_USAGE_INVALID,
+					       "another 'cleanroom serve' uses the state directory '%s'",
+					       srv->state_dir);
+		return cr_error_wrap(err, "open the audit trail");
+	}
+	if (cr_audit_repaired(srv->audit))
+		fprintf(stderr, "%s: the audit trail ended in a torn line (%zu bytes), removed\n", CMD,
+			cr_audit_repaired(srv->audit));
+	return 0;
+}
+
 static int prepare_state(cr_server *srv, cr_error **err)
 {
 	if (mkdir(srv->state_dir, 0711) < 0 && errno != EEXIST)
 		return cr_error_make(err, errno, CR_REASON_INTERNAL, "create state directory '%s'",
 				     srv->state_dir);
+	if (open_audit(srv, err) < 0)
+		return -1;
 	cleanup_free char *db = cr_asprintf("%s/state.db", srv->state_dir);
 	if (cr_store_open(db, &srv->store, err) < 0)
 		return -1;
@@ -58,12 +79,6 @@ static int prepare_state(cr_server *srv, cr_error **err)
 	int failed = cr_store_fail_live(srv->store, cr_reason_name(CR_REASON_SANDBOX_LOST), cr_now_ms(), err);
 	if (failed < 0)
 		return -1;
-	srv->audit_path = cr_asprintf("%s/audit/audit.jsonl", srv->state_dir);
-	if (cr_audit_open(srv->audit_path, &srv->audit, err) < 0)
-		return cr_error_wrap(err, "open the audit trail");
-	if (cr_audit_repaired(srv->audit))
-		fprintf(stderr, "%s: the audit trail ended in a torn line (%zu bytes), removed\n", CMD,
-			cr_audit_repaired(srv->audit));
 	if (cleaned || failed)
 		fprintf(stderr, "%s: removed %d leftover sandboxes, marked %d as failed\n", CMD, cleaned,
 			failed);

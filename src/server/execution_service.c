@@ -133,11 +133,11 @@ static int find_live_sandbox(cr_server *srv, const char *id, cr_live_sandbox **o
 	cr_sandbox_row row;
 	int found = cr_store_sandbox_get(srv->store, id ? id : "", &row, err);
 	if (found <= 0)
-		return found < 0
-			       ? -1
-			       : cr_error_make(err, ENOENT, CR_REASON_NONE, "no sandbox '%s'", id ? id : "");
-	cr_error_make(err, EBUSY, CR_REASON_NONE, "sandbox '%s' is not running (%s%s%s)", id,
-		      cr_sandbox_status_name(row.status), *row.reason ? ": " : "", row.reason);
+		return found < 0 ? -1
+				 : cr_error_status(err, ENOENT, CR_REASON_NONE, "no sandbox '%s'",
+						   id ? id : "");
+	cr_error_status(err, EBUSY, CR_REASON_NONE, "sandbox '%s' is not running (%s%s%s)", id,
+			cr_sandbox_status_name(row.status), *row.reason ? ": " : "", row.reason);
 	cr_sandbox_row_clear(&row);
 	return -1;
 }
@@ -254,9 +254,9 @@ int cr_execution_lookup(cr_server *srv, const char *sandbox_id, const char *id, 
 		found = 0;
 	}
 	if (!found)
-		return cr_error_make(err, ENOENT, CR_REASON_NONE, "no execution '%s'%s%s", id ? id : "",
-				     sandbox_id && *sandbox_id ? " in sandbox " : "",
-				     sandbox_id && *sandbox_id ? sandbox_id : "");
+		return cr_error_status(err, ENOENT, CR_REASON_NONE, "no execution '%s'%s%s", id ? id : "",
+				       sandbox_id && *sandbox_id ? " in sandbox " : "",
+				       sandbox_id && *sandbox_id ? sandbox_id : "");
 	return 0;
 }
 

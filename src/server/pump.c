@@ -17,7 +17,11 @@
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
-#define EVENTS_PER_TURN 256 /* then yield to the loop, and come back */
+#define EVENTS_PER_TURN 256        /* then yield to the loop, and come back */
+#define FOLLOWER_HIGH   (4u << 20) /* a follower this far behind pauses the sandbox's events */
+#define FOLLOWER_LOW    (1u << 20) /* ... until every follower is below this */
+#define RESUME_CHECK_MS 10
+#define PAUSE_MAX_MS    60000 /* then the followers still behind are dropped */
 
 static cr_live_exec *find_exec(cr_live_sandbox *l, uint32_t backend_id)
 {
@@ -36,6 +40,67 @@ static void send_all(cr_live_exec *x, const ProtobufCMessage *m)
 	}
 }
 
+static bool behind(const cr_live_exec *x, size_t mark)
+{
+	for (cr_api_stream *st = x->subs; st; st = cr_api_stream_next(st))
+		if (cr_api_stream_pending(st) > mark)
+			return true;
+	return false;
+}
+
+static bool any_behind(const cr_live_sandbox *l, size_t mark)
+{
+	for (const cr_live_exec *x = l->execs; x; x = x->next)
+		if (behind(x, mark))
+			return true;
+	return false;
+}
+
+/* Ends the streams of followers that stopped reading. */
+static void drop_stalled(cr_live_sandbox *l)
+{
+	cr_error *err = NULL;
+	cr_error_make(&err, 0, CR_REASON_INTERNAL,
+		      "the client read nothing for %d s while output waited; the execution runs on",
+		      PAUSE_MAX_MS / 1000);
+	for (cr_live_exec *x = l->execs; x; x = x->next) {
+		cr_api_stream *next;
+		for (cr_api_stream *st = x->subs; st; st = next) {
+			next = cr_api_stream_next(st);
+			if (cr_api_stream_pending(st) > FOLLOWER_LOW)
+				cr_api_stream_end(st, err);
+		}
+	}
+	cr_error_free(err);
+}
+
+static void resume_check(evutil_socket_t fd, short what, void *arg);
+
+static void pause_events(cr_live_sandbox *l)
+{
+	event_del(l->event_ev);
+	if (!l->resume_ev)
+		l->resume_ev = evtimer_new(l->srv->base, resume_check, l);
+	struct timeval tv = {.tv_usec = RESUME_CHECK_MS * 1000};
+	evtimer_add(l->resume_ev, &tv);
+}
+
+static void resume_check(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	cr_live_sandbox *l = arg;
+	if (any_behind(l, FOLLOWER_LOW)) {
+		if (cr_now_ms() - l->paused_since_ms < PAUSE_MAX_MS) {
+			pause_events(l);
+			return;
+		}
+		drop_stalled(l);
+	}
+	l->paused = false;
+	event_add(l->event_ev, NULL);
+	event_active(l->event_ev, EV_READ, 0);
+}
+
 static void output(cr_live_sandbox *l, cr_live_exec *x, int stream, const cr_exec_event *ev)
 {
 	cr_error *err = NULL;
@@ -47,6 +112,10 @@ static void output(cr_live_sandbox *l, cr_live_exec *x, int stream, const cr_exe
 	Cleanroom__V1__ExecutionStreamEvent m;
 	cr_exec_output_event(&m, l->id, x->id, stream, ev->data, ev->len);
 	send_all(x, &m.base);
+	if (!l->paused && behind(x, FOLLOWER_HIGH)) {
+		l->paused = true;
+		l->paused_since_ms = cr_now_ms();
+	}
 }
 
 /* What an exit means, in the order the causes are checked. */
@@ -112,8 +181,13 @@ static void on_events(evutil_socket_t fd, short what, void *arg)
 	cr_error *err = NULL;
 	cr_exec_event ev;
 	int r = 0;
-	for (int i = 0; i < EVENTS_PER_TURN && (r = l->backend->next_event(l->sb, &ev, &err)) == 1; i++)
+	for (int i = 0;
+	     i < EVENTS_PER_TURN && !l->paused && (r = l->backend->next_event(l->sb, &ev, &err)) == 1; i++)
 		handle(l, &ev);
+	if (l->paused) {
+		pause_events(l); /* backpressure: the agent's socket fills, then the workload's pipes */
+		return;
+	}
 	if (r == 1) {
 		event_active(l->event_ev, EV_READ, 0);
 		return;
@@ -139,7 +213,7 @@ void cr_pump_attach(cr_live_sandbox *l)
 
 void cr_pump_kick(cr_live_sandbox *l)
 {
-	if (l->event_ev)
+	if (l->event_ev && !l->paused)
 		event_active(l->event_ev, EV_READ, 0);
 }
 

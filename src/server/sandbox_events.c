@@ -33,7 +33,7 @@ int cr_sandbox_events(cr_server *srv, const cr_api_call *call, const ProtobufCMe
 	cr_sandbox_row row;
 	int found = cr_store_sandbox_get(srv->store, id, &row, err);
 	if (found <= 0)
-		return found < 0 ? -1 : cr_error_make(err, ENOENT, CR_REASON_NONE, "no sandbox '%s'", id);
+		return found < 0 ? -1 : cr_error_status(err, ENOENT, CR_REASON_NONE, "no sandbox '%s'", id);
 	cr_sandbox_row_clear(&row);
 	cr_event_row *rows = NULL;
 	size_t n = 0;

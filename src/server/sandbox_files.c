@@ -34,8 +34,8 @@ static int running_sandbox(cr_server *srv, const char *id, cr_live_sandbox **out
 		return -1;
 	if (found)
 		cr_sandbox_row_clear(&row);
-	return cr_error_make(err, found ? EBUSY : ENOENT, CR_REASON_NONE,
-			     found ? "sandbox '%s' is not running" : "no sandbox '%s'", id ? id : "");
+	return cr_error_status(err, found ? EBUSY : ENOENT, CR_REASON_NONE,
+			       found ? "sandbox '%s' is not running" : "no sandbox '%s'", id ? id : "");
 }
 
 /* A relative path inside the workspace: no leading '/', no "..", no NUL. */

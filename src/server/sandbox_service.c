@@ -238,7 +238,7 @@ static int get_row(cr_server *srv, const char *id, cr_sandbox_row *row, cr_error
 {
 	int found = cr_store_sandbox_get(srv->store, id ? id : "", row, err);
 	if (found == 0)
-		return cr_error_make(err, ENOENT, CR_REASON_NONE, "no sandbox '%s'", id ? id : "");
+		return cr_error_status(err, ENOENT, CR_REASON_NONE, "no sandbox '%s'", id ? id : "");
 	return found < 0 ? -1 : 0;
 }
 
@@ -301,7 +301,9 @@ int cr_server_destroy_live(cr_server *srv, cr_live_sandbox *l, cr_reason reason,
 		event_free(l->event_ev);
 	if (l->ttl_ev)
 		event_free(l->ttl_ev);
-	l->event_ev = l->ttl_ev = NULL;
+	if (l->resume_ev)
+		event_free(l->resume_ev);
+	l->event_ev = l->ttl_ev = l->resume_ev = NULL;
 	cr_server_sandbox_status(srv, l->id, CR_SB_STOPPING, reason, "stopping");
 	cr_pump_fail_all(l, reason ? reason : CR_REASON_SANDBOX_LOST,
 			 message ? message : "the sandbox was terminated");

@@ -37,8 +37,11 @@ struct cr_live_sandbox {
 	const struct cr_backend *backend;
 	cr_sandbox *sb;
 	struct cr_server *srv;
-	struct event *event_ev; /* the backend's event_fd on the loop */
-	struct event *ttl_ev;   /* fires at expires_ms */
+	struct event *event_ev;  /* the backend's event_fd on the loop */
+	struct event *ttl_ev;    /* fires at expires_ms */
+	struct event *resume_ev; /* checks whether paused followers caught up */
+	bool paused;             /* a follower is behind: events wait (backpressure) */
+	int64_t paused_since_ms;
 	cr_live_exec *execs;
 	cr_api_stream *subs; /* StreamSandboxEvents followers */
 	struct cr_live_sandbox *next;
@@ -132,6 +135,8 @@ void cr_api_stream_end(cr_api_stream *st, const cr_error *e);
 /* Adds st to a list of followers; it leaves the list by itself when its
  * client goes away, or through cr_api_stream_end. */
 void cr_api_stream_follow(cr_api_stream *st, cr_api_stream **list);
+/* Bytes written to the stream and not yet taken by its client. */
+size_t cr_api_stream_pending(const cr_api_stream *st);
 /* Ends every stream of a list with e (or success). */
 void cr_api_streams_end_all(cr_api_stream **list, const cr_error *e);
 /* The first stream of a list and the next one, for sending to all. */

@@ -3,9 +3,12 @@
  * one 5-byte envelope in the request's codec, and the stream ends with the
  * end-of-stream envelope carrying success or the error. A stream can follow
  * something (an execution's output, a sandbox's events): it then sits in
- * that thing's list of followers until it ends or its client goes away. A
- * client that does not read is dropped once CR_STREAM_MAX_PENDING bytes wait
- * for it, so a slow reader never grows the server's memory without bound. */
+ * that thing's list of followers until it ends or its client goes away.
+ * Live output is paced by the slowest follower (pump.c pauses a sandbox's
+ * events while a follower has more than 4 MiB waiting); a client that stops
+ * reading altogether is dropped after a minute, or at once when
+ * CR_STREAM_MAX_PENDING bytes wait for it, so no reader can grow the
+ * server's memory without bound. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -22,7 +25,7 @@
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
-#define CR_STREAM_MAX_PENDING (16u << 20)
+#define CR_STREAM_MAX_PENDING (256u << 20) /* a safety net: live output pauses at 4 MiB (pump.c) */
 #define CR_STREAM_MAX_MESSAGE (CR_HTTP_MAX_BODY_BYTES + 1024u)
 
 struct cr_api_stream {
@@ -99,7 +102,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what;
 	cr_api_stream *st = arg;
 	cr_error *err = NULL;
-	cr_error_make(&err, ETIMEDOUT, CR_REASON_NONE, "the call's deadline (Connect-Timeout-Ms) passed");
+	cr_error_status(&err, ETIMEDOUT, CR_REASON_NONE, "the call's deadline (Connect-Timeout-Ms) passed");
 	cr_api_stream_end(st, err);
 	cr_error_free(err);
 }
@@ -121,7 +124,7 @@ static void write_bytes(cr_api_stream *st, const void *data, size_t len)
 		cr_http_stream_chunk(st->raw, data, len);
 }
 
-static size_t pending(const cr_api_stream *st)
+size_t cr_api_stream_pending(const cr_api_stream *st)
 {
 	return st->bev ? evbuffer_get_length(bufferevent_get_output(st->bev))
 		       : cr_http_pending_output(st->raw);
@@ -195,7 +198,7 @@ int cr_api_stream_send(cr_api_stream *st, const ProtobufCMessage *msg)
 	if (!b.len)
 		return 0;
 	start(st);
-	if (pending(st) > CR_STREAM_MAX_PENDING) {
+	if (cr_api_stream_pending(st) > CR_STREAM_MAX_PENDING) {
 		cr_error_make(&err, 0, CR_REASON_INTERNAL,
 			      "the client reads too slowly: more than %u bytes are waiting for it",
 			      CR_STREAM_MAX_PENDING);

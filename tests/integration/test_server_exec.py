@@ -126,6 +126,15 @@ def test_output_streams_apart_and_binary_safe(server, policy):
     assert collect(server, sid, eid, follow=False)[:2] == (out, err)
 
 
+def test_fast_output_is_paced_not_dropped(server, policy):
+    """More output than the follower cap, faster than the client decodes it:
+    the sandbox is paused while the reader catches up; nothing is lost."""
+    sid = create_sandbox(server, policy)
+    eid, (out, err, exits, end) = run(server, sid, "head -c 40000000 /dev/zero; echo done >&2")
+    assert len(out) == 40000000 and out.count(0) == 40000000, len(out)
+    assert err == b"done\n" and exits[0]["status"] == "EXECUTION_STATUS_SUCCEEDED" and end == {}, (exits, end)
+
+
 def test_exit_codes(server, policy):
     sid = create_sandbox(server, policy)
     _, (_, _, exits, _) = run(server, sid, "exit 7")
@@ -265,6 +274,16 @@ def test_audit_trail_records_the_lifecycle(server, policy):
     fin = mine[3]
     assert fin["execution_id"] == eid and fin["detail"]["exit_code"] == "3"
     assert [e["seq"] for e in lines] == list(range(1, len(lines) + 1))
+
+
+def test_a_second_server_on_the_same_state_leaves_the_first_alone(server, policy, cleanroom_bin):
+    sid = create_sandbox(server, policy)
+    r = subprocess.run([cleanroom_bin, "serve", "--socket", str(server.root / "other.sock"), "--state-dir",
+                        str(server.state)], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 1 and "another 'cleanroom serve' uses the state directory" in r.stderr, r.stderr
+    sb = call(server.sock, "SandboxService", "GetSandbox", {"sandboxId": sid})["sandbox"]
+    assert sb["status"] == "SANDBOX_STATUS_READY", sb
+    assert (server.state / "netns" / sid).exists()
 
 
 def test_restart_after_kill_keeps_records(cleanroom_bin, policy):

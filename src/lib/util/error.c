@@ -27,6 +27,21 @@ int cr_error_make(cr_error **err, int status, cr_reason reason, const char *fmt,
 	return -1;
 }
 
+int cr_error_status(cr_error **err, int status, cr_reason reason, const char *fmt, ...)
+{
+	if (!err)
+		return -1;
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = cr_vasprintf(fmt, ap);
+	va_end(ap);
+	cr_error *e = cr_xcalloc(1, sizeof(*e));
+	*e = (cr_error){.status = status, .reason = reason, .msg = msg};
+	cr_error_free(*err);
+	*err = e;
+	return -1;
+}
+
 int cr_error_wrap(cr_error **err, const char *fmt, ...)
 {
 	if (!err || !*err)

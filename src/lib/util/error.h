@@ -21,6 +21,10 @@ int cr_error_make(cr_error **err, int status, cr_reason reason, const char *fmt,
 	__attribute__((format(printf, 4, 5)));
 
 /* Prefixes the message of *err with "<context>: ". Returns -1. */
+/* The same, but the message is only fmt's: status classifies the error (an
+ * API maps ENOENT to not_found) without its strerror text. */
+int cr_error_status(cr_error **err, int status, cr_reason reason, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 int cr_error_wrap(cr_error **err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Frees an error; accepts NULL. */
