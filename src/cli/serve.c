@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli/admin_cmds.h"
 #include "cli/cli.h"
 #include "audit/trail.h"
 #include "server/http.h"
@@ -32,7 +33,8 @@
 	"  --idle-exit SECONDS  exit after SECONDS with no sandbox and no request (0 = never)\n"     \
 	"  --output-cap BYTES   output history kept per execution (default 8 MiB)\n"                 \
 	"  --retention SECONDS  prune finished sandboxes older than this (default 30 days)\n"        \
-	"  --max-ttl SECONDS    cap on a sandbox's time to live (default 24 h; 0 = no cap)\n"
+	"  --max-ttl SECONDS    cap on a sandbox's time to live (default 24 h; 0 = no cap)\n                                                                 \
+	"Also: cleanroom serve install --help   (write a systemd unit for the server)\n"
 
 static char *default_state_dir(void)
 {
@@ -174,6 +176,8 @@ static int parse(int argc, char **argv, cr_server *srv)
 
 int cmd_serve(int argc, char **argv)
 {
+	if (argc > 1 && strcmp(argv[1], "install") == 0)
+		return cmd_serve_install(argc - 1, argv + 1);
 	cr_server srv = {.backend = &cr_backend_netns,
 			 .started = time(NULL),
 			 .cfg = {.output_cap_bytes = 8u << 20,

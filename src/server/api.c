@@ -15,6 +15,7 @@
 #include "cleanroom/v1/sandbox.pb-c.h"
 #include "connect/connect.h"
 #include "pbjson/pbjson.h"
+#include "server/audit_service.h"
 #include "server/http.h"
 #include "server/server.h"
 #include "util/buf.h"
@@ -57,7 +58,8 @@ const cr_api_route cr_api_routes[] = {
 	{ADM, "Doctor", U | R, &cleanroom__v1__doctor_request__descriptor, cr_admin_doctor, NULL},
 	{ADM, "GetServerStatus", U | R, &cleanroom__v1__get_server_status_request__descriptor,
 	 cr_admin_get_server_status, NULL},
-	{ADM, "QueryAudit", U | R, &cleanroom__v1__query_audit_request__descriptor, NULL, NULL},
+	{ADM, "QueryAudit", U | R, &cleanroom__v1__query_audit_request__descriptor, cr_admin_query_audit,
+	 NULL},
 	{NULL, NULL, 0, NULL, NULL, NULL},
 };
 
