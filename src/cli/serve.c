@@ -33,7 +33,7 @@
 	"  --idle-exit SECONDS  exit after SECONDS with no sandbox and no request (0 = never)\n"     \
 	"  --output-cap BYTES   output history kept per execution (default 8 MiB)\n"                 \
 	"  --retention SECONDS  prune finished sandboxes older than this (default 30 days)\n"        \
-	"  --max-ttl SECONDS    cap on a sandbox's time to live (default 24 h; 0 = no cap)\n                                                                 \
+	"  --max-ttl SECONDS    cap on a sandbox's time to live (default 24 h; 0 = no cap)\n"        \
 	"Also: cleanroom serve install --help   (write a systemd unit for the server)\n"
 
 static char *default_state_dir(void)
