@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cleanroom/v1/admin.pb-c.h"
+#include "audit/trail.h"
 #include "config.h"
 #include "server/server.h"
 #include "util/xalloc.h"
@@ -109,6 +110,10 @@ int cr_admin_get_server_status(cr_server *srv, const cr_api_call *call, const Pr
 	st->started_at->seconds = srv->started;
 	st->uptime_seconds = time(NULL) - srv->started;
 	st->sandboxes_active = count_active(srv);
+	for (const cr_live_sandbox *l = srv->live; l; l = l->next)
+		for (const cr_live_exec *x = l->execs; x; x = x->next)
+			st->executions_running++;
+	st->audit_seq = srv->audit ? cr_audit_seq(srv->audit) : 0;
 	st->endpoint = cr_asprintf("unix://%s", srv->socket_path);
 	Cleanroom__V1__BackendStatus *b = cr_xmalloc(sizeof(*b));
 	cleanroom__v1__backend_status__init(b);

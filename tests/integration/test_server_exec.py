@@ -274,6 +274,10 @@ def test_audit_trail_records_the_lifecycle(server, policy):
     fin = mine[3]
     assert fin["execution_id"] == eid and fin["detail"]["exit_code"] == "3"
     assert [e["seq"] for e in lines] == list(range(1, len(lines) + 1))
+    st = call(server.sock, "AdminService", "GetServerStatus")["status"]
+    assert int(st["auditSeq"]) == len(lines), st
+    got = call(server.sock, "AdminService", "QueryAudit", {"sandboxId": sid})["events"]
+    assert [e["kind"] for e in got] == [e["kind"] for e in mine]
 
 
 def test_a_second_server_on_the_same_state_leaves_the_first_alone(server, policy, cleanroom_bin):
@@ -284,6 +288,9 @@ def test_a_second_server_on_the_same_state_leaves_the_first_alone(server, policy
     sb = call(server.sock, "SandboxService", "GetSandbox", {"sandboxId": sid})["sandbox"]
     assert sb["status"] == "SANDBOX_STATUS_READY", sb
     assert (server.state / "netns" / sid).exists()
+    start(server, sid, "/bin/sh", "-c", "sleep 5")
+    st = call(server.sock, "AdminService", "GetServerStatus")["status"]
+    assert st["sandboxesActive"] == 1 and st["executionsRunning"] == 1, st
 
 
 def test_restart_after_kill_keeps_records(cleanroom_bin, policy):

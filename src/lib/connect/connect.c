@@ -115,6 +115,7 @@ cr_connect_code cr_connect_code_for_error(const cr_error *e)
 	case E2BIG:
 	case EMSGSIZE: return CR_CONNECT_RESOURCE_EXHAUSTED;
 	case ETIMEDOUT: return CR_CONNECT_DEADLINE_EXCEEDED;
+	case EBADMSG: return CR_CONNECT_DATA_LOSS;
 	default: break;
 	}
 	return e->reason == CR_REASON_NONE ? CR_CONNECT_UNKNOWN : cr_connect_code_from_reason(e->reason);

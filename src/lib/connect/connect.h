@@ -71,7 +71,8 @@ cr_connect_code cr_connect_code_from_http_status(int status);
 cr_connect_code cr_connect_code_from_reason(cr_reason reason);
 /* The code an error object is reported under: its errno first (ENOENT
  * not_found; EBUSY, ESRCH failed_precondition; E2BIG, EMSGSIZE
- * resource_exhausted; ETIMEDOUT deadline_exceeded), else its reason (unknown
+ * resource_exhausted; ETIMEDOUT deadline_exceeded; EBADMSG data_loss), else
+ * its reason (unknown
  * for CR_REASON_NONE). */
 cr_connect_code cr_connect_code_for_error(const cr_error *e);
 
