@@ -17,6 +17,7 @@
 #include "util/canonjson.h"
 #include "util/cleanup.h"
 #include "util/sha256.h"
+#include "util/utf8.h"
 #include "util/xalloc.h"
 
 #define cleanup_json __attribute__((cleanup(json_decrefp)))
@@ -107,26 +108,6 @@ int cr_audit_ts_parse(const char *s, size_t len, int64_t *ms)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes available), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] < 0xc2 || s[0] > 0xf4)
-		return 0;
-	size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
-	if (len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	/* overlong forms, UTF-16 surrogates, code points past U+10FFFF */
-	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) || (s[0] == 0xf0 && s[1] < 0x90) ||
-	    (s[0] == 0xf4 && s[1] > 0x8f))
-		return 0;
-	return len;
-}
-
 /* A copy of s (NULL = "") that is valid UTF-8 (each byte that starts no
  * valid sequence becomes U+FFFD) and at most CR_AUDIT_FIELD_MAX bytes: a
  * longer one is cut at a character boundary and ends in U+2026. */
@@ -139,7 +120,7 @@ static char *field_copy(const char *s)
 	cr_buf b;
 	cr_buf_init(&b, CR_AUDIT_FIELD_MAX);
 	for (size_t i = 0, k; i < n; i += k ? k : 1) {
-		k = utf8_seq((const unsigned char *)s + i, n - i);
+		k = cr_utf8_seq((const unsigned char *)s + i, n - i);
 		const char *piece = k ? s + i : replacement;
 		size_t plen = k ? k : 3;
 		if (b.len + plen > CR_AUDIT_FIELD_MAX) {

@@ -18,30 +18,13 @@
 
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/utf8.h"
 #include "util/xalloc.h"
-
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	if (s[0] < 0x80)
-		return 1;
-	size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
-	if (s[0] < 0xc2 || s[0] > 0xf4 || len > n)
-		return 0;
-	for (size_t i = 1; i < len; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	/* overlong forms, surrogates, and code points past U+10FFFF */
-	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f) || (s[0] == 0xf0 && s[1] < 0x90) ||
-	    (s[0] == 0xf4 && s[1] > 0x8f))
-		return 0;
-	return len;
-}
 
 static bool utf8_valid(const unsigned char *s, size_t n)
 {
 	for (size_t i = 0, k; i < n; i += k)
-		if ((k = utf8_seq(s + i, n - i)) == 0)
+		if ((k = cr_utf8_seq(s + i, n - i)) == 0)
 			return false;
 	return true;
 }
@@ -54,7 +37,7 @@ static char *utf8_sanitize(const char *s, size_t cap)
 	cr_buf_init(&b, cap);
 	size_t n = s ? strlen(s) : 0;
 	for (size_t i = 0, k; i < n; i += k ? k : 1) {
-		k = utf8_seq((const unsigned char *)s + i, n - i);
+		k = cr_utf8_seq((const unsigned char *)s + i, n - i);
 		int r = k ? cr_buf_append(&b, s + i, k) : cr_buf_puts(&b, "\xef\xbf\xbd");
 		if (r < 0)
 			break;

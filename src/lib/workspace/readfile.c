@@ -11,6 +11,7 @@
 #include "workspace/workspace.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -90,8 +91,8 @@ static int fail(const char *cmd, const char *msg)
 	return 1;
 }
 
-/* mkdir -p: the destination of an upload may not exist yet (errors show
- * up when it is opened). */
+/* mkdir -p, for --create: the destination of an upload may not exist yet
+ * (errors show up when it is opened). */
 static void make_dirs(const char *path)
 {
 	cleanup_free char *p = cr_xstrdup(path);
@@ -107,9 +108,11 @@ static void make_dirs(const char *path)
 int cmd_extract(int argc, char **argv)
 {
 	const char *cmd = argc > 0 ? argv[0] : "__extract";
-	if (argc != 2)
-		return fail(cmd, "usage: cleanroom __extract DIR (a tar stream on stdin)");
-	make_dirs(argv[1]);
+	bool create = argc == 3 && strcmp(argv[2], "--create") == 0;
+	if (argc != 2 && !create)
+		return fail(cmd, "usage: cleanroom __extract DIR [--create] (a tar stream on stdin)");
+	if (create)
+		make_dirs(argv[1]);
 	cleanup_close int dirfd = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0) {
 		cleanup_error cr_error *oerr = NULL;
