@@ -93,7 +93,7 @@ static void parse_stats(int fd, cr_workspace_stats *stats)
 int cr_netns_upload(cr_sandbox *sb, int archive_fd, const char *dest, cr_workspace_stats *stats,
 		    cr_error **err)
 {
-	char *args[] = {(char *)dest, "--create", NULL};
+	char *args[] = {(char *)dest, "--create", "--summary", NULL};
 	uint32_t id;
 	if (start_internal(sb, "extract", args, &id, err) < 0)
 		return -1;

@@ -105,12 +105,28 @@ static void make_dirs(const char *path)
 	(void)mkdir(p, 0755);
 }
 
+/* Flags after DIR: --create (mkdir -p DIR first), --summary (print what was
+ * written on stdout, for the owner: netns_files.c reads it back). */
+static int extract_flags(int argc, char **argv, bool *create, bool *summary)
+{
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--create") == 0)
+			*create = true;
+		else if (strcmp(argv[i], "--summary") == 0)
+			*summary = true;
+		else
+			return -1;
+	}
+	return argc >= 2 ? 0 : -1;
+}
+
 int cmd_extract(int argc, char **argv)
 {
 	const char *cmd = argc > 0 ? argv[0] : "__extract";
-	bool create = argc == 3 && strcmp(argv[2], "--create") == 0;
-	if (argc != 2 && !create)
-		return fail(cmd, "usage: cleanroom __extract DIR [--create] (a tar stream on stdin)");
+	bool create = false, summary = false;
+	if (extract_flags(argc, argv, &create, &summary) < 0)
+		return fail(cmd,
+			    "usage: cleanroom __extract DIR [--create] [--summary] (a tar stream on stdin)");
 	if (create)
 		make_dirs(argv[1]);
 	cleanup_close int dirfd = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -123,7 +139,8 @@ int cmd_extract(int argc, char **argv)
 	cr_workspace_stats st = {0};
 	if (cr_workspace_extract(STDIN_FILENO, dirfd, NULL, &st, &err) < 0)
 		return fail(cmd, err->msg);
-	/* the summary the owner reads back (netns_files.c) */
+	if (!summary)
+		return 0;
 	printf("files %llu dirs %llu symlinks %llu bytes %llu\n", (unsigned long long)st.files,
 	       (unsigned long long)st.dirs, (unsigned long long)st.symlinks, (unsigned long long)st.bytes);
 	return fflush(stdout) == 0 ? 0 : 1;
