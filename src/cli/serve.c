@@ -26,6 +26,8 @@
 #define USAGE                                                                                        \
 	"Usage: cleanroom serve [--socket PATH] [--state-dir DIR] [--idle-exit SECONDS]\n"           \
 	"                       [--output-cap BYTES] [--retention SECONDS] [--max-ttl SECONDS]\n"    \
+	"                       [--listen HOST:PORT --tls-cert FILE --tls-key FILE\n"                \
+	"                        --token-file FILE]\n"                                               \
 	"  --socket PATH        unix socket of the API (default: /run/cleanroom/cleanroom.sock as\n" \
 	"                       root, else $XDG_RUNTIME_DIR/cleanroom/cleanroom.sock)\n"             \
 	"  --state-dir DIR      state database, audit trail, sandbox records (default:\n"            \
@@ -34,6 +36,10 @@
 	"  --output-cap BYTES   output history kept per execution (default 8 MiB)\n"                 \
 	"  --retention SECONDS  prune finished sandboxes older than this (default 30 days)\n"        \
 	"  --max-ttl SECONDS    cap on a sandbox's time to live (default 24 h; 0 = no cap)\n"        \
+	"  --listen HOST:PORT   also serve HTTPS on TCP ([IPV6]:PORT too); needs all of:\n"          \
+	"  --tls-cert FILE      PEM certificate chain of the TCP listener\n"                         \
+	"  --tls-key FILE       PEM private key of the TCP listener\n"                               \
+	"  --token-file FILE    accepted bearer tokens, one per line (mode 0600)\n"                  \
 	"Also: cleanroom serve install --help   (write a systemd unit for the server)\n"
 
 static char *default_state_dir(void)
@@ -93,22 +99,30 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
-static int serve(cr_server *srv, cr_error **err)
+static int serve(cr_server *srv, const cr_http_tls_options *tls, cr_error **err)
 {
-	cr_http_server *http = NULL;
+	cr_http_server *http = NULL, *https = NULL;
 	if (cr_http_listen_unix(srv->base, srv->socket_path, cr_api_handle, srv, &http, err) < 0)
 		return -1;
+	if (tls->listen && cr_http_listen_tls(srv->base, tls, cr_api_handle, srv, &https, err) < 0) {
+		cr_http_server_free(http);
+		return cr_error_wrap(err, "TCP listener");
+	}
 	struct event *sigint = evsignal_new(srv->base, SIGINT, on_signal, srv->base);
 	struct event *sigterm = evsignal_new(srv->base, SIGTERM, on_signal, srv->base);
 	event_add(sigint, NULL);
 	event_add(sigterm, NULL);
 	fprintf(stderr, "%s: listening on unix://%s (state in %s)\n", CMD, srv->socket_path, srv->state_dir);
+	if (https)
+		fprintf(stderr, "%s: listening on %s (TLS, %zu bearer tokens)\n", CMD,
+			cr_http_server_address(https), cr_http_server_tokens(https));
 	cr_housekeeping_start(srv);
 	event_base_dispatch(srv->base);
 	cr_housekeeping_stop(srv);
 	cr_server_terminate_all(srv);
 	event_free(sigint);
 	event_free(sigterm);
+	cr_http_server_free(https);
 	cr_http_server_free(http);
 	return 0;
 }
@@ -147,7 +161,33 @@ static int parse_option(int c, const char *arg, cr_server *srv)
 	}
 }
 
-static int parse(int argc, char **argv, cr_server *srv)
+/* The TCP listener's options: all four or none. 1 when c was one of them. */
+static int tls_option(int c, const char *arg, cr_http_tls_options *tls)
+{
+	switch (c) {
+	case 'L': tls->listen = arg; return 1;
+	case 'C': tls->cert_file = arg; return 1;
+	case 'K': tls->key_file = arg; return 1;
+	case 'T': tls->token_file = arg; return 1;
+	default: return 0;
+	}
+}
+
+static int check_tls_options(const cr_http_tls_options *tls)
+{
+	if (!tls->listen && (tls->cert_file || tls->key_file || tls->token_file))
+		return cr_cli_usage_error(CMD,
+					  "--tls-cert, --tls-key and --token-file only go with --listen"),
+		       -1;
+	if (tls->listen && !(tls->cert_file && tls->key_file && tls->token_file))
+		return cr_cli_usage_error(CMD,
+					  "--listen needs --tls-cert, --tls-key and --token-file: TCP is "
+					  "served only with TLS and a bearer token"),
+		       -1;
+	return 0;
+}
+
+static int parse(int argc, char **argv, cr_server *srv, cr_http_tls_options *tls)
 {
 	static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
 					     {"state-dir", required_argument, NULL, 'd'},
@@ -155,6 +195,10 @@ static int parse(int argc, char **argv, cr_server *srv)
 					     {"output-cap", required_argument, NULL, 'o'},
 					     {"retention", required_argument, NULL, 'r'},
 					     {"max-ttl", required_argument, NULL, 't'},
+					     {"listen", required_argument, NULL, 'L'},
+					     {"tls-cert", required_argument, NULL, 'C'},
+					     {"tls-key", required_argument, NULL, 'K'},
+					     {"token-file", required_argument, NULL, 'T'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	int c;
@@ -166,12 +210,12 @@ static int parse(int argc, char **argv, cr_server *srv)
 		if (c == '?' || c == ':')
 			return cr_cli_usage_error(CMD, "unknown or incomplete option '%s'", argv[optind - 1]),
 			       -1;
-		if (parse_option(c, optarg, srv) < 0)
+		if (!tls_option(c, optarg, tls) && parse_option(c, optarg, srv) < 0)
 			return -1;
 	}
 	if (optind < argc)
 		return cr_cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]), -1;
-	return 0;
+	return check_tls_options(tls);
 }
 
 int cmd_serve(int argc, char **argv)
@@ -183,9 +227,13 @@ int cmd_serve(int argc, char **argv)
 			 .cfg = {.output_cap_bytes = 8u << 20,
 				 .retention_seconds = 30 * 24 * 3600,
 				 .max_ttl_seconds = 24 * 3600}};
-	int p = parse(argc, argv, &srv);
-	if (p != 0)
+	cr_http_tls_options tls = {0};
+	int p = parse(argc, argv, &srv, &tls);
+	if (p != 0) {
+		free(srv.socket_path);
+		free(srv.state_dir);
 		return p > 0 ? CR_EXIT_OK : CR_EXIT_USAGE;
+	}
 	if (!srv.socket_path)
 		srv.socket_path = cr_http_default_socket();
 	if (!srv.state_dir)
@@ -193,7 +241,7 @@ int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	srv.base = event_base_new();
 	cr_error *err = NULL;
-	int rc = prepare_state(&srv, &err) < 0 || serve(&srv, &err) < 0 ? CR_EXIT_FAIL : CR_EXIT_OK;
+	int rc = prepare_state(&srv, &err) < 0 || serve(&srv, &tls, &err) < 0 ? CR_EXIT_FAIL : CR_EXIT_OK;
 	if (rc)
 		fprintf(stderr, "%s: error[%s]: %s\n", CMD, cr_reason_name(err->reason), err->msg);
 	cr_error_free(err);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* http.c -- evhttp on a unix socket (see http.h). */
+/* http.c -- evhttp on a unix socket, and optionally on TCP with TLS and
+ * bearer tokens (see http.h; the TLS and token pieces are in http_tls.c and
+ * http_token.c). */
 #include "server/http.h"
 
 #include <errno.h>
@@ -9,6 +11,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <fcntl.h>
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -17,6 +20,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "connect/connect.h"
+#include "server/http_tls.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
@@ -24,7 +29,10 @@
 
 struct cr_http_server {
 	struct evhttp *http;
-	char *socket_path;
+	char *socket_path; /* unix socket only: removed when the server is freed */
+	char *address;     /* "unix:///path" or "https://host:port" */
+	SSL_CTX *tls;      /* TCP only, with tokens */
+	cr_http_tokens *tokens;
 	cr_http_handler handler;
 	void *data;
 };
@@ -71,6 +79,31 @@ static void peer_credentials(struct evhttp_request *raw, cr_http_request *r)
 	}
 }
 
+/* A remote request passes only with a configured bearer token; otherwise it
+ * is answered 401 here and never reaches the handler. */
+static bool authenticate(const cr_http_server *s, cr_http_request *r)
+{
+	r->peer_pid = -1;
+	r->peer_uid = (uid_t)-1;
+	r->remote = true;
+	const char *authorization = cr_http_header_get(r, "Authorization");
+	r->actor_hint = cr_http_tokens_check(s->tokens, authorization);
+	if (r->actor_hint)
+		return true;
+	size_t len = 0;
+	cleanup_free char *body = cr_connect_error_body(
+		CR_CONNECT_UNAUTHENTICATED, CR_REASON_NONE,
+		authorization ? "the bearer token is not accepted"
+			      : "this listener needs a bearer token: send 'Authorization: Bearer <token>'",
+		&len);
+	cr_http_header challenge = {"WWW-Authenticate", authorization ? "Bearer realm=\"cleanroom\", "
+									"error=\"invalid_token\""
+								      : "Bearer realm=\"cleanroom\""};
+	cr_http_reply(r, cr_connect_code_http_status(CR_CONNECT_UNAUTHENTICATED), "application/json",
+		      &challenge, 1, body, len);
+	return false;
+}
+
 static void on_request(struct evhttp_request *raw, void *arg)
 {
 	cr_http_server *s = arg;
@@ -92,7 +125,10 @@ static void on_request(struct evhttp_request *raw, void *arg)
 	struct evbuffer *in = evhttp_request_get_input_buffer(raw);
 	r.body_len = evbuffer_get_length(in);
 	r.body = r.body_len ? evbuffer_pullup(in, -1) : (const unsigned char *)"";
-	peer_credentials(raw, &r);
+	if (!s->tokens)
+		peer_credentials(raw, &r);
+	else if (!authenticate(s, &r))
+		return;
 	s->handler(&r, s->data);
 }
 
@@ -212,15 +248,13 @@ static int bind_unix(const char *path, cr_error **err)
 	return fd;
 }
 
-int cr_http_listen_unix(struct event_base *base, const char *socket_path, cr_http_handler handler, void *data,
-			cr_http_server **out, cr_error **err)
+/* A server with the caps every listener has; not listening yet. */
+static cr_http_server *new_server(struct event_base *base, cr_http_handler handler, void *data)
 {
-	int fd = bind_unix(socket_path, err);
-	if (fd < 0)
-		return -1;
 	cr_http_server *s = cr_xcalloc(1, sizeof(*s));
 	s->http = evhttp_new(base);
-	s->socket_path = cr_xstrdup(socket_path);
+	if (!s->http)
+		abort();
 	s->handler = handler;
 	s->data = data;
 	evhttp_set_max_headers_size(s->http, CR_HTTP_MAX_HEADERS_BYTES);
@@ -228,13 +262,71 @@ int cr_http_listen_unix(struct event_base *base, const char *socket_path, cr_htt
 	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
 	evhttp_set_timeout(s->http, 60);
 	evhttp_set_gencb(s->http, on_request, s);
-	if (!evhttp_accept_socket_with_handle(s->http, fd)) {
-		close(fd);
+	return s;
+}
+
+/* Serves on the listening fd (taken over, closed on failure). */
+static int serve_fd(cr_http_server *s, int fd, cr_error **err)
+{
+	if (evhttp_accept_socket_with_handle(s->http, fd))
+		return 0;
+	close(fd);
+	return cr_error_make(err, 0, CR_REASON_INTERNAL, "serve on '%s'", s->address);
+}
+
+int cr_http_listen_unix(struct event_base *base, const char *socket_path, cr_http_handler handler, void *data,
+			cr_http_server **out, cr_error **err)
+{
+	int fd = bind_unix(socket_path, err);
+	if (fd < 0)
+		return -1;
+	cr_http_server *s = new_server(base, handler, data);
+	s->socket_path = cr_xstrdup(socket_path);
+	s->address = cr_asprintf("unix://%s", socket_path);
+	if (serve_fd(s, fd, err) < 0) {
 		cr_http_server_free(s);
-		return cr_error_make(err, 0, CR_REASON_INTERNAL, "serve on '%s'", socket_path);
+		return -1;
 	}
 	*out = s;
 	return 0;
+}
+
+int cr_http_listen_tls(struct event_base *base, const cr_http_tls_options *opts, cr_http_handler handler,
+		       void *data, cr_http_server **out, cr_error **err)
+{
+	cleanup_tokens cr_http_tokens *tokens = NULL;
+	if (cr_http_tokens_load(opts->token_file, &tokens, err) < 0)
+		return -1;
+	SSL_CTX *tls = cr_http_tls_context(opts->cert_file, opts->key_file, err);
+	if (!tls)
+		return -1;
+	char *address = NULL;
+	int fd = cr_http_bind_tcp(opts->listen, &address, err);
+	if (fd < 0) {
+		SSL_CTX_free(tls);
+		return -1;
+	}
+	cr_http_server *s = new_server(base, handler, data);
+	s->address = address;
+	s->tls = tls;
+	s->tokens = steal_pointer(&tokens);
+	evhttp_set_bevcb(s->http, cr_http_tls_bufferevent, s->tls);
+	if (serve_fd(s, fd, err) < 0) {
+		cr_http_server_free(s);
+		return -1;
+	}
+	*out = s;
+	return 0;
+}
+
+const char *cr_http_server_address(const cr_http_server *s)
+{
+	return s->address;
+}
+
+size_t cr_http_server_tokens(const cr_http_server *s)
+{
+	return cr_http_tokens_count(s->tokens);
 }
 
 void cr_http_server_free(cr_http_server *s)
@@ -242,9 +334,12 @@ void cr_http_server_free(cr_http_server *s)
 	if (!s)
 		return;
 	if (s->http)
-		evhttp_free(s->http);
+		evhttp_free(s->http); /* frees the connections, and with them their SSL objects */
 	if (s->socket_path)
 		unlink(s->socket_path);
+	SSL_CTX_free(s->tls);
+	cr_http_tokens_free(s->tokens);
 	free(s->socket_path);
+	free(s->address);
 	free(s);
 }

@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* http.h -- the server's HTTP/1.1 front: libevent's evhttp on a unix socket.
+/* http.h -- the server's HTTP/1.1 front: libevent's evhttp on a unix socket
+ * (and, optionally, on TCP with TLS and bearer tokens).
  *
  * The API is served on a unix socket (default /run/cleanroom/cleanroom.sock
  * as root, else $XDG_RUNTIME_DIR/cleanroom/cleanroom.sock), mode 0600 in a
- * 0700 directory; the peer's credentials (SO_PEERCRED) name the actor. This
+ * 0700 directory; the peer's credentials (SO_PEERCRED) name the actor. An
+ * optional TCP listener serves the same handler only over TLS and only to
+ * requests carrying a configured bearer token (cr_http_listen_tls). This
  * layer owns sockets, caps and the event loop; it hands each complete
  * request to one handler as plain data, and the Connect layer above decides
  * what it means. */
@@ -34,7 +37,12 @@ typedef struct cr_http_request {
 	const unsigned char *body;
 	size_t body_len;
 	pid_t peer_pid; /* -1 when unknown */
-	uid_t peer_uid;
+	uid_t peer_uid; /* (uid_t)-1 for a remote (TCP) request */
+	bool remote;    /* came over the TLS listener, with a valid bearer token */
+	/* The actor a remote request acts as ("token:1a2b3c4d", from the token's
+	 * SHA-256), owned by the server; NULL for unix peers, whose actor is
+	 * "uid:N" from peer_uid. */
+	const char *actor_hint;
 	struct evhttp_request *raw; /* for replies */
 } cr_http_request;
 
@@ -51,6 +59,29 @@ typedef struct cr_http_server cr_http_server;
 int cr_http_listen_unix(struct event_base *base, const char *socket_path, cr_http_handler handler, void *data,
 			cr_http_server **out, cr_error **err);
 void cr_http_server_free(cr_http_server *s);
+
+/* The optional TCP listener: HTTPS only, every request with a bearer token. */
+typedef struct cr_http_tls_options {
+	const char *listen;     /* "HOST:PORT" or "[IPV6]:PORT" */
+	const char *cert_file;  /* PEM certificate chain */
+	const char *key_file;   /* PEM private key */
+	const char *token_file; /* accepted bearer tokens (http_tls.h: cr_http_tokens_load) */
+} cr_http_tls_options;
+
+/* Loads the tokens, the certificate and the key, binds opts->listen and
+ * serves TLS connections on base with the same caps as the unix socket. A
+ * request without a configured `Authorization: Bearer` token is answered
+ * 401 (Connect `unauthenticated`, `WWW-Authenticate: Bearer`) and never
+ * reaches handler; one with a token reaches it with remote set, peer_uid
+ * (uid_t)-1 and actor_hint naming the token. Errors name the file or address
+ * at fault. Free with cr_http_server_free. */
+int cr_http_listen_tls(struct event_base *base, const cr_http_tls_options *opts, cr_http_handler handler,
+		       void *data, cr_http_server **out, cr_error **err);
+/* What the server listens on, for messages: "unix:///path" or
+ * "https://127.0.0.1:8443" (the port actually bound). Owned by s. */
+const char *cr_http_server_address(const cr_http_server *s);
+/* The number of bearer tokens a TLS server accepts (0 for the unix socket). */
+size_t cr_http_server_tokens(const cr_http_server *s);
 
 /* The default socket path for the calling user (owned string). */
 char *cr_http_default_socket(void);
