@@ -215,7 +215,10 @@ static void call_route(cr_server *srv, const cr_http_request *req, const cr_conn
 		       const cr_api_route *route)
 {
 	cr_api_call call = {.uid = req->peer_uid, .pid = req->peer_pid};
-	snprintf(call.actor, sizeof(call.actor), "uid:%u", (unsigned)req->peer_uid);
+	if (req->actor_hint)
+		snprintf(call.actor, sizeof(call.actor), "%s", req->actor_hint);
+	else
+		snprintf(call.actor, sizeof(call.actor), "uid:%u", (unsigned)req->peer_uid);
 	srv->last_activity_ms = cr_now_ms();
 	if (c->kind == CR_CONNECT_STREAM && route->stream)
 		call_stream(srv, req, c, route, &call);

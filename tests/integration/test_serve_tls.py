@@ -433,8 +433,6 @@ class FakeSocket:
 
 
 @needs_root
-@pytest.mark.xfail(strict=True, reason="src/server/api.c call_route still builds the actor from peer_uid; "
-                                       "it must use cr_http_request.actor_hint when set")
 def test_remote_actor_is_the_token_hash(cleanroom_bin, pki, policy):
     srv = start(cleanroom_bin, pki)
     try:
