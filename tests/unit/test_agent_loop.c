@@ -547,12 +547,12 @@ static void test_start_failures(void **state)
 	assert_int_equal(r.code, 127);
 	result_free(&r);
 
-	cr_agent_exec_req req = {.argv = (char *[]){"true", NULL}, .cwd = "/nonexistent-dir"};
+	cr_agent_exec_req req = {.argv = (char *[]){"true", NULL}, .cwd = "/proc/self/nonexistent-dir"};
 	result_init(&r, 31);
 	send_exec_req(&h, 31, &req);
 	collect(&h, &r, 1);
 	assert_non_null(r.error);
-	assert_non_null(strstr(r.error, "change directory to '/nonexistent-dir'"));
+	assert_non_null(strstr(r.error, "change directory to '/proc/self/nonexistent-dir'"));
 	assert_int_equal(r.code, 127);
 	result_free(&r);
 
@@ -566,7 +566,7 @@ static void test_start_failures(void **state)
 
 	/* internal commands run in the agent's child without an exec: one
 	 * given a directory that does not exist starts, then fails */
-	cr_agent_exec_req ireq = {.internal = "extract", .argv = (char *[]){"/nonexistent-dir", NULL}};
+	cr_agent_exec_req ireq = {.internal = "extract", .argv = (char *[]){"/proc/self/nonexistent-dir", NULL}};
 	result_init(&r, 33);
 	send_exec_req(&h, 33, &ireq);
 	collect(&h, &r, 1);
