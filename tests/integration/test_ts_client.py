@@ -79,17 +79,19 @@ def server(cleanroom_bin):
     assert sock.exists(), (d / "serve.log").read_text()
     yield sock
     proc.terminate()
-    proc.wait(timeout=20)
+    rc = proc.wait(timeout=20)
     log.close()
+    text = (d / "serve.log").read_text(errors="replace")
     subprocess.run(["rm", "-rf", str(d)])
+    # whatever the client sent, the server survived it and stopped cleanly
+    assert rc == 0 and "Sanitizer" not in text and "runtime error" not in text, f"rc={rc}\n{text}"
 
 
-def client(ts_client, sock, scenario, args=None, timeout=90):
-    """Runs client.mjs; returns what the scenario produced ({"ok": ...}) or
-    the ConnectError it ended with ({"error": ...})."""
-    cmd = ["node", "client.mjs", str(sock), scenario]
-    if args is not None:
-        cmd.append(json.dumps(args))
+def client(ts_client, sock, scenario, codec, args=None, timeout=90):
+    """Runs client.mjs with the given codec ("json" or "binary"); returns
+    what the scenario produced ({"ok": ...}) or the ConnectError it ended with
+    ({"error": ...})."""
+    cmd = ["node", "client.mjs", str(sock), scenario, json.dumps(dict(args or {}, codec=codec))]
     r = run(cmd, ts_client, timeout=timeout)
     assert r.returncode == 0, f"client.mjs {scenario} failed (rc={r.returncode}):\n{r.stdout}\n{r.stderr}"
     return json.loads(r.stdout)
@@ -100,8 +102,14 @@ def ok(result):
     return result["ok"]
 
 
-def test_unary_json(ts_client, server):
-    res = ok(client(ts_client, server, "admin"))
+# JSON is the codec under test; binary through the same client covers the
+# other content types (application/proto, application/connect+proto).
+CODECS = pytest.mark.parametrize("codec", ["json", "binary"])
+
+
+@CODECS
+def test_unary(ts_client, server, codec):
+    res = ok(client(ts_client, server, "admin", codec))
     st = res["serverStatus"]["status"]
     assert st["version"] and st["endpoint"] == f"unix://{server}", st
     assert st["backends"][0]["name"] == "netns" and st["backends"][0]["isDefault"] is True, st
@@ -113,8 +121,9 @@ def test_unary_json(ts_client, server):
     assert keys["network_default_deny"] is True and keys["policy_immutability"] is True, keys
 
 
-def test_unary_errors(ts_client, server):
-    res = ok(client(ts_client, server, "errors", {"sandboxId": "sb-does-not-exist"}))
+@CODECS
+def test_unary_errors(ts_client, server, codec):
+    res = ok(client(ts_client, server, "errors", codec, {"sandboxId": "sb-does-not-exist"}))
     unknown = res["getUnknownSandbox"]
     assert "error" in unknown and unknown["error"]["code"] == "NotFound", unknown
     assert "sb-does-not-exist" in unknown["error"]["message"], unknown
@@ -126,15 +135,28 @@ def test_unary_errors(ts_client, server):
     assert bad["error"]["errorInfo"][0]["message"], bad
 
 
+@pytest.mark.xfail(strict=True, reason="server bug: a streaming request refused before the stream starts "
+                   "(Connect-Content-Encoding: gzip) is answered with HTTP 501 and a unary JSON error body "
+                   "instead of 200 + an end-of-stream error, so connect-es reports Unknown 'HTTP 501'")
+def test_stream_refusal_reaches_the_client(ts_client, server):
+    """The Connect protocol answers every streaming request with 200 and
+    puts an error in the end-of-stream message; connect-es reads no error
+    body from a non-200 stream response, so the code and reason are lost."""
+    res = client(ts_client, server, "gzipStream", "json")
+    assert "error" in res and res["error"]["code"] == "Unimplemented", res
+    assert "gzip" in res["error"]["message"], res
+
+
 DENY_ALL = "version: 1\nsandbox:\n  network:\n    default: deny\n"
 
 
+@CODECS
 @pytest.mark.skipif(os.geteuid() != 0, reason="provisioning sandboxes needs root")
-def test_streaming_json(ts_client, server, cr):
+def test_streaming(ts_client, server, cr, codec):
     repo = cr.plain_dir({"cleanroom.yaml": DENY_ALL})
     compiled = cr.run("policy", "compile", "--json", "-C", repo)
     assert compiled.rc == 0, compiled
-    res = ok(client(ts_client, server, "exec", {
+    res = ok(client(ts_client, server, "exec", codec, {
         "policy": compiled.out.strip(),
         "command": ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"],
     }))

@@ -3,16 +3,18 @@
 // An independent Connect client for `cleanroom serve`: code generated from
 // proto/ by protoc-gen-es (`npx buf generate` writes gen/), transport from
 // @connectrpc/connect-node over HTTP/1.1 on the server's unix socket, JSON
-// codec. tests/integration/test_ts_client.py runs it and checks what it
-// prints; this script only reports, it asserts nothing itself.
+// codec (or the binary one). tests/integration/test_ts_client.py runs it and
+// checks what it prints; this script only reports, it asserts nothing itself.
 //
 //   node client.mjs SOCKET SCENARIO [ARGS_JSON]
+//
+// ARGS_JSON: {"codec": "json"|"binary"} plus the scenario's own arguments.
 //
 // Prints one JSON document on stdout. A ConnectError is reported as
 // {"error": {...}} (see errorReport); any other exception exits non-zero.
 
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { compressionGzip, createConnectTransport } from "@connectrpc/connect-node";
 import { toJson } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import {
@@ -34,12 +36,15 @@ const args = argsJson ? JSON.parse(argsJson) : {};
 // reported with what arrived before (as a ConnectError), not as a killed client.
 const STREAM_TIMEOUT_MS = 30000;
 
-const transport = createConnectTransport({
+const transportOptions = {
   baseUrl: "http://localhost",
   httpVersion: "1.1",
-  useBinaryFormat: false, // the JSON codec: application/json, application/connect+json
+  // JSON codec (application/json, application/connect+json) unless
+  // {"codec": "binary"} asks for application/proto, application/connect+proto
+  useBinaryFormat: args.codec === "binary",
   nodeOptions: { socketPath },
-});
+};
+const transport = createConnectTransport(transportOptions);
 const admin = createClient(AdminService, transport);
 const sandboxes = createClient(SandboxService, transport);
 const executions = createClient(ExecutionService, transport);
@@ -80,6 +85,19 @@ const scenarios = {
     const unknown = await settle(() => sandboxes.getSandbox({ sandboxId: args.sandboxId ?? "sb-does-not-exist" }));
     const badPolicy = await settle(() => sandboxes.createSandbox({ compiledPolicyJson: '{"not":"a compiled policy"}' }));
     return { getUnknownSandbox: unknown, createWithInvalidPolicy: badPolicy };
+  },
+
+  // A stream request the server cannot accept (gzip-compressed; the server
+  // takes identity only): how the refusal reaches a client.
+  async gzipStream() {
+    const gzip = createConnectTransport({ ...transportOptions, sendCompression: compressionGzip, compressMinBytes: 0 });
+    const events = [];
+    for await (const ev of createClient(SandboxService, gzip).streamSandboxEvents(
+      { sandboxId: "sb-does-not-exist" },
+      { signal: AbortSignal.timeout(STREAM_TIMEOUT_MS) },
+    ))
+      events.push(ev.status);
+    return { events };
   },
 
   // CreateSandbox, CreateExecution, StreamExecution (server streaming),
