@@ -91,6 +91,17 @@ static void reply_error(const cr_http_request *req, cr_connect_codec codec, cr_c
 
 static void reply_refusal(const cr_http_request *req, const cr_connect_request *c, const cr_error *e)
 {
+	if (c->code != CR_CONNECT_OK && c->kind == CR_CONNECT_STREAM) {
+		/* a stream's errors travel in its end-of-stream message, under 200 */
+		cleanup_buf cr_buf b;
+		cr_buf_init(&b, 64u << 10);
+		cr_error *e2 = NULL;
+		if (cr_connect_end_stream_encode(&b, c->code, e->reason, e->msg, NULL, 0, &e2) < 0)
+			cr_error_free(e2); /* cannot happen: messages are cut to 4 KiB */
+		cr_connect_response_head h = cr_connect_error_head(CR_CONNECT_STREAM, c->codec, c->code);
+		cr_http_reply(req, h.status, h.content_type, NULL, 0, b.data, b.len);
+		return;
+	}
 	if (c->code != CR_CONNECT_OK) {
 		reply_error(req, c->codec, c->code, e);
 		return;

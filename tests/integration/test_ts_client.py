@@ -135,9 +135,6 @@ def test_unary_errors(ts_client, server, codec):
     assert bad["error"]["errorInfo"][0]["message"], bad
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: a streaming request refused before the stream starts "
-                   "(Connect-Content-Encoding: gzip) is answered with HTTP 501 and a unary JSON error body "
-                   "instead of 200 + an end-of-stream error, so connect-es reports Unknown 'HTTP 501'")
 def test_stream_refusal_reaches_the_client(ts_client, server):
     """The Connect protocol answers every streaming request with 200 and
     puts an error in the end-of-stream message; connect-es reads no error
