@@ -14,6 +14,8 @@
 #include "cli/exec.h"
 #include "util/xalloc.h"
 
+const char *cr_exec_cmd = "cleanroom exec";
+
 static volatile sig_atomic_t interrupts, last_interrupt;
 
 /* A third interrupt falls back to the default action: the user insists. */
@@ -85,6 +87,8 @@ static int step_execute(cr_exec_run *r, struct plan *p, cr_error **err)
 	(void)p;
 	if (cr_exec_create_execution(r, err) < 0)
 		return -1;
+	if (r->opts->attach) /* -i/-t: bidirectional (spec §5.4.1) */
+		return cr_exec_attach(r, err) < 0 ? -1 : 0;
 	int rc = cr_exec_stream(r, err);
 	if (rc > 0)
 		fprintf(stderr, "%s: detached; execution %s keeps running in sandbox %s\n", CR_EXEC_CMD,
@@ -149,6 +153,13 @@ int cmd_exec(int argc, char **argv)
 		cr_exec_opts_clear(&o);
 		return parsed > 0 ? CR_EXIT_OK : CR_EXIT_USAGE;
 	}
+	return cr_exec_main(&o);
+}
+
+int cr_exec_main(cr_exec_opts *opts)
+{
+	cr_exec_opts o = *opts;
+	*opts = (cr_exec_opts){0};
 	cr_exec_signals_install();
 	const char *env_host = getenv("CLEANROOM_HOST");
 	cr_exec_run r = {

@@ -3,16 +3,21 @@
  * of spec §5.4.1; exec_opts.c parses the command line; exec_sandbox.c
  * compiles the policy, creates or selects the sandbox and uploads the
  * workspace; exec_stream.c creates the execution, streams it and handles
- * interrupts; exec_report.c prints errors and the --json record). */
+ * interrupts, or with -i/-t attaches to it through interactive.c;
+ * exec_report.c prints errors and the --json record). */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "cli/client/client.h"
+#include "cli/detach_keys.h"
 #include "util/error.h"
 
-#define CR_EXEC_CMD "cleanroom exec"
+/* The command's name in messages: "cleanroom exec", or "cleanroom console"
+ * (console.c runs the same steps). */
+extern const char *cr_exec_cmd;
+#define CR_EXEC_CMD cr_exec_cmd
 
 /* Exit statuses of exec itself (the workload's own code passes through). */
 enum {
@@ -35,6 +40,13 @@ typedef struct cr_exec_opts {
 	bool json;
 	char **command; /* borrowed from argv */
 	size_t n_command;
+	/* interactive mode (-i, -t): AttachExecution instead of StreamExecution */
+	bool interactive;           /* -i: stdin is forwarded */
+	bool tty;                   /* -t and stdin is a terminal: the command runs on a pty */
+	bool attach;                /* -i or -t */
+	cr_detach_keys detach_keys; /* --detach-keys, default ctrl-p,ctrl-q */
+	const char *help;           /* --help text; NULL: exec's */
+	bool command_optional;      /* console: no COMMAND is fine */
 } cr_exec_opts;
 
 /* Parses argv; returns 0, 1 after --help, or -1 after a usage error (already
@@ -97,6 +109,9 @@ void cr_exec_finish_sandbox(cr_exec_run *r);
  * its exit payload (0), a detach (1), or a failure (-1 with *err). */
 int cr_exec_create_execution(cr_exec_run *r, cr_error **err);
 int cr_exec_stream(cr_exec_run *r, cr_error **err);
+/* Interactive mode: attaches to the execution (interactive.c) until its exit
+ * (0) or a detach (0, r->detached; the message is printed), or -1 with *err. */
+int cr_exec_attach(cr_exec_run *r, cr_error **err);
 
 /* exec_report.c */
 /* The code an error is shown with: its reason code, or the Connect code
@@ -114,3 +129,8 @@ const char *cr_exec_status_name(int status);
 void cr_exec_note_stdout(const void *data, size_t len);
 
 int cmd_exec(int argc, char **argv);
+/* Runs parsed options (exec, console): the steps, the sandbox's end, the
+ * report. Clears *o. Returns the exit status. */
+int cr_exec_main(cr_exec_opts *o);
+/* `cleanroom console` (console.c) */
+int cmd_console(int argc, char **argv);

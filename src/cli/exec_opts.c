@@ -6,20 +6,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/exec.h"
 #include "util/xalloc.h"
 
-#define USAGE                                                                                          \
-	"Usage: cleanroom exec [--host EP] [-c POLICY] [--sandbox-id ID | --rm | --keep]\n"            \
-	"                      [--timeout DUR] [-e|--env K=V]... [--workspace DIR | --no-workspace]\n" \
-	"                      [--json] [--] COMMAND...\n"                                             \
-	"\n"                                                                                           \
-	"Runs COMMAND in a sandbox governed by the repository's cleanroom.yaml. One COMMAND word is\n" \
-	"a shell script (/bin/sh -lc WORD); several words run as that argv. Exit status: the\n"        \
-	"command's (124 after --timeout), 1 when nothing could be started, 2 for usage or policy\n"    \
-	"errors, 130 after a detach (second Ctrl-C). See docs/cli.md.\n"
+#define USAGE                                                                                           \
+	"Usage: cleanroom exec [--host EP] [-c POLICY] [--sandbox-id ID | --rm | --keep]\n"             \
+	"                      [--timeout DUR] [-e|--env K=V]... [--workspace DIR | --no-workspace]\n"  \
+	"                      [-i] [-t] [--detach-keys KEYS] [--json] [--] COMMAND...\n"               \
+	"\n"                                                                                            \
+	"Runs COMMAND in a sandbox governed by the repository's cleanroom.yaml. One COMMAND word is\n"  \
+	"a shell script (/bin/sh -lc WORD); several words run as that argv. -i forwards stdin, -t\n"    \
+	"runs the command on a terminal (when stdin is one); detach with Ctrl-P Ctrl-Q. Exit status:\n" \
+	"the command's (124 after --timeout), 1 when nothing could be started, 2 for usage or policy\n" \
+	"errors, 130 after a detach (second Ctrl-C, or the detach keys). See docs/cli.md.\n"
 
 #define MAX_DURATION_SECONDS (365LL * 24 * 3600)
 #define MAX_ENV_ENTRIES      1024
@@ -33,6 +35,7 @@ enum {
 	OPT_WORKSPACE,
 	OPT_NO_WORKSPACE,
 	OPT_JSON,
+	OPT_DETACH_KEYS,
 };
 
 static const struct option longopts[] = {
@@ -48,6 +51,7 @@ static const struct option longopts[] = {
 	{"json", no_argument, NULL, OPT_JSON},
 	{"interactive", no_argument, NULL, 'i'},
 	{"tty", no_argument, NULL, 't'},
+	{"detach-keys", required_argument, NULL, OPT_DETACH_KEYS},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -135,12 +139,17 @@ static int take_option(cr_exec_opts *o, int c, bool *rm)
 				       optarg),
 			       -1;
 		return 0;
-	case 'i':
-	case 't':
-		return cr_cli_usage_error(CR_EXEC_CMD,
-					  "interactive mode (-i/-t) is not available in cleanroom exec yet; "
-					  "run the command without -i/-t"),
-		       -1;
+	case 'i': o->interactive = o->attach = true; return 0;
+	case 't': o->tty = o->attach = true; return 0;
+	case OPT_DETACH_KEYS: {
+		cr_error *e = NULL;
+		if (cr_detach_keys_parse(optarg, &o->detach_keys, &e) < 0) {
+			cr_cli_usage_error(CR_EXEC_CMD, "--detach-keys: %s", e->msg);
+			cr_error_free(e);
+			return -1;
+		}
+		return 0;
+	}
 	default:
 		return cr_cli_usage_error(CR_EXEC_CMD, "unknown or incomplete option '%s'",
 					  optarg ? optarg : "?"),
@@ -163,7 +172,7 @@ static int check_conflicts(const cr_exec_opts *o, bool rm)
 		return cr_cli_usage_error(CR_EXEC_CMD, "%s cannot be combined", bad), -1;
 	if (o->sandbox_id && !*o->sandbox_id)
 		return cr_cli_usage_error(CR_EXEC_CMD, "--sandbox-id needs an identifier"), -1;
-	if (o->n_command == 0)
+	if (o->n_command == 0 && !o->command_optional)
 		return cr_cli_usage_error(CR_EXEC_CMD, "missing COMMAND"), -1;
 	if (o->n_command == 1 && !*o->command[0])
 		return cr_cli_usage_error(CR_EXEC_CMD, "the command is empty"), -1;
@@ -176,9 +185,10 @@ int cr_exec_parse_opts(int argc, char **argv, cr_exec_opts *o)
 	int c;
 	opterr = 0;
 	optind = 1;
+	cr_detach_keys_parse(CR_DETACH_KEYS_DEFAULT, &o->detach_keys, NULL);
 	while ((c = getopt_long(argc, argv, "+c:e:ith", longopts, NULL)) != -1) {
 		if (c == 'h')
-			return fputs(USAGE, stdout), 1;
+			return fputs(o->help ? o->help : USAGE, stdout), 1;
 		if (c == '?' || c == ':')
 			return cr_cli_usage_error(CR_EXEC_CMD, "unknown or incomplete option '%s'",
 						  argv[optind - 1]),
@@ -188,6 +198,7 @@ int cr_exec_parse_opts(int argc, char **argv, cr_exec_opts *o)
 	}
 	o->command = argv + optind;
 	o->n_command = (size_t)(argc - optind);
+	o->tty = o->tty && isatty(STDIN_FILENO) == 1; /* -t without a terminal: no pty */
 	return check_conflicts(o, rm);
 }
 

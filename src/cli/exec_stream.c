@@ -12,6 +12,7 @@
 
 #include "cleanroom/v1/execution.pb-c.h"
 #include "cli/exec.h"
+#include "cli/interactive.h"
 #include "cli/shellwords.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
@@ -36,6 +37,7 @@ int cr_exec_create_execution(cr_exec_run *r, cr_error **err)
 	options.env = r->opts->env;
 	options.n_env = r->opts->n_env;
 	options.timeout_seconds = r->opts->timeout_seconds;
+	options.tty = r->opts->tty;
 	Cleanroom__V1__CreateExecutionRequest req = CLEANROOM__V1__CREATE_EXECUTION_REQUEST__INIT;
 	req.sandbox_id = r->sandbox_id;
 	req.command = argv;
@@ -178,4 +180,27 @@ int cr_exec_stream(cr_exec_run *r, cr_error **err)
 				     r->execution_id);
 	*err = e;
 	return cr_error_wrap(err, "stream execution %s", r->execution_id);
+}
+
+int cr_exec_attach(cr_exec_run *r, cr_error **err)
+{
+	cr_interactive o = {.prog = CR_EXEC_CMD,
+			    .sandbox_id = r->sandbox_id,
+			    .execution_id = r->execution_id,
+			    .forward_stdin = r->opts->interactive,
+			    .tty = r->opts->tty,
+			    .keys = &r->opts->detach_keys};
+	cr_interactive_result res;
+	int rc = cr_interactive_run(r->client, &o, &res, err);
+	r->detached = res.detached;
+	if (rc == 0 && res.got_exit) {
+		Cleanroom__V1__ExecutionExit x = CLEANROOM__V1__EXECUTION_EXIT__INIT;
+		x.exit_code = res.exit_code;
+		x.status = res.status;
+		x.reason = res.reason;
+		x.message = res.message;
+		take_exit(r, &x);
+	}
+	cr_interactive_result_clear(&res);
+	return rc;
 }

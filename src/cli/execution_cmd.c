@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* execution_cmd.c -- `cleanroom execution ls|get|cancel|logs`: the
+/* execution_cmd.c -- `cleanroom execution ls|get|cancel|logs|attach`: the
  * executions of the server's sandboxes (ExecutionService). An execution is
  * named by its id alone; its sandbox comes from --sandbox, from a leading
  * SANDBOX operand, or from ListExecutions. */
@@ -12,7 +12,9 @@
 #include "cleanroom/v1/execution.pb-c.h"
 #include "cli/admin_cmds.h"
 #include "cli/cli.h"
+#include "cli/interactive.h"
 #include "cli/remote.h"
+#include "connect/connect.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
 #include "util/xalloc.h"
@@ -24,6 +26,7 @@ static int execution_ls(int argc, char **argv);
 static int execution_get(int argc, char **argv);
 static int execution_cancel(int argc, char **argv);
 static int execution_logs(int argc, char **argv);
+static int execution_attach(int argc, char **argv);
 
 static const cr_cli_command execution_commands[] = {
 	{"ls", execution_ls, "list executions (--sandbox ID: of one sandbox)"},
@@ -31,6 +34,7 @@ static const cr_cli_command execution_commands[] = {
 	{"cancel", execution_cancel, "signal an execution's process group (--signal N|NAME, default INT)"},
 	{"logs", execution_logs,
 	 "print an execution's output (--follow: until it exits; exit with its code)"},
+	{"attach", execution_attach, "reattach: its output, your stdin and terminal (detach: Ctrl-P Ctrl-Q)"},
 	{NULL, NULL, NULL},
 };
 
@@ -47,9 +51,10 @@ int cmd_execution(int argc, char **argv)
 /* Options of the execution commands besides --host and --json. */
 typedef struct exec_opts {
 	const char *cmd;
-	const char *sandbox; /* --sandbox */
-	int signal;          /* --signal; 0 = the server's default (SIGINT) */
-	bool follow;         /* --follow */
+	const char *sandbox;     /* --sandbox */
+	int signal;              /* --signal; 0 = the server's default (SIGINT) */
+	bool follow;             /* --follow */
+	const char *detach_keys; /* --detach-keys */
 } exec_opts;
 
 static int on_opt(void *ctx, int val, const char *arg)
@@ -59,6 +64,8 @@ static int on_opt(void *ctx, int val, const char *arg)
 		x->sandbox = arg;
 	} else if (val == 'f') {
 		x->follow = true;
+	} else if (val == 'k') {
+		x->detach_keys = arg;
 	} else if (val == 's') {
 		x->signal = cr_parse_signal(arg);
 		if (x->signal < 0)
@@ -392,4 +399,70 @@ static int execution_logs(int argc, char **argv)
 		return CR_EXIT_FAIL;
 	}
 	return CR_EXIT_OK; /* still running: the output so far */
+}
+
+/* ---- attach ---- */
+
+/* The session on the execution; returns the exit status. */
+static int attach_session(const exec_opts *x, cr_remote *r, const Cleanroom__V1__Execution *e,
+			  const cr_detach_keys *keys)
+{
+	cr_interactive o = {.prog = x->cmd,
+			    .sandbox_id = e->sandbox_id,
+			    .execution_id = e->execution_id,
+			    .forward_stdin = true,
+			    .tty = e->tty && cr_interactive_stdin_is_tty(),
+			    .keys = keys};
+	cr_interactive_result res;
+	cleanup_error cr_error *err = NULL;
+	int rc = cr_interactive_run(r->client, &o, &res, &err);
+	int code = res.detached ? 130 : process_exit(res.exit_code);
+	if (rc < 0) {
+		const char *name = cr_connect_code_name((cr_connect_code)res.code);
+		cr_cli_print_error(x->cmd,
+				   err->reason == CR_REASON_INTERNAL && name ? name
+									     : cr_reason_name(err->reason),
+				   err->msg, res.code == CR_CONNECT_NOT_FOUND ? NOT_FOUND_HINT : NULL);
+		code = CR_EXIT_FAIL;
+	}
+	cr_interactive_result_clear(&res);
+	return code;
+}
+
+static int execution_attach(int argc, char **argv)
+{
+	exec_opts x = {.cmd = "cleanroom execution attach"};
+	static const cr_cli_opt extra[] = {{"sandbox", true, OPT_SANDBOX}, {"detach-keys", true, 'k'}, {0}};
+	cr_remote r;
+	const char *exec_id = NULL;
+	cleanup_free char *sandbox = NULL;
+	int early = open_exec(&x,
+			      "cleanroom execution attach [SANDBOX] EXEC [--sandbox ID] [--detach-keys KEYS] "
+			      "[--host ENDPOINT]",
+			      extra, argc, argv, &r, &exec_id, &sandbox);
+	if (early >= 0)
+		return early;
+	cr_detach_keys keys;
+	cleanup_error cr_error *err = NULL;
+	if (cr_detach_keys_parse(x.detach_keys ? x.detach_keys : CR_DETACH_KEYS_DEFAULT, &keys, &err) < 0) {
+		cr_remote_close(&r);
+		return cr_cli_usage_error(x.cmd, "--detach-keys: %s", err->msg);
+	}
+	Cleanroom__V1__GetExecutionRequest req = CLEANROOM__V1__GET_EXECUTION_REQUEST__INIT;
+	req.sandbox_id = sandbox;
+	req.execution_id = (char *)exec_id;
+	ProtobufCMessage *resp = NULL;
+	int rc = CR_EXIT_FAIL;
+	if (cr_remote_unary(&r, CR_EXECUTION_SERVICE, "GetExecution", &req.base,
+			    &cleanroom__v1__get_execution_response__descriptor, &resp) == 0) {
+		const Cleanroom__V1__GetExecutionResponse *g = (const void *)resp;
+		if (g->execution)
+			rc = attach_session(&x, &r, g->execution, &keys);
+		else
+			cr_cli_print_error(x.cmd, "internal", "the server answered without an execution",
+					   NULL);
+		protobuf_c_message_free_unpacked(resp, NULL);
+	}
+	cr_remote_close(&r);
+	return rc;
 }

@@ -15,6 +15,7 @@ static int cmd_help(int argc, char **argv);
 
 static const cr_cli_command commands[] = {
 	{"exec", cmd_exec, "run a command in a sandbox governed by the repository's policy"},
+	{"console", cmd_console, "open an interactive shell in a sandbox (exec -it with a login shell)"},
 	{"policy", cmd_policy, "validate, compile and explain the repository's cleanroom.yaml"},
 	{"serve", cmd_serve, "run the control plane (Connect API on a unix socket)"},
 	{"status", cmd_status, "show the server's version, uptime, counts and backends"},

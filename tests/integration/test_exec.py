@@ -155,8 +155,7 @@ def wait_for_line(proc, want, timeout=30):
 # ---- command line (no server needed) --------------------------------------
 
 @pytest.mark.parametrize("args, message", [
-    (["-it", "bash"], "interactive mode (-i/-t) is not available in cleanroom exec yet"),
-    (["-i", "bash"], "interactive mode (-i/-t) is not available in cleanroom exec yet"),
+    (["-it", "--detach-keys", "ctrl-1", "bash"], "--detach-keys: detach keys 'ctrl-1'"),
     (["--rm", "--keep", "true"], "--rm and --keep cannot be combined"),
     (["--sandbox-id", "sb-1", "--keep", "true"], "cannot be combined"),
     (["--sandbox-id", "sb-1", "-c", "x.yaml", "true"], "cannot be combined"),

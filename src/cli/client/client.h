@@ -65,3 +65,9 @@ int cr_client_last_code(const cr_client *c);
  * called at least every 200 ms while a unary call waits; non-zero abandons
  * the call (it then fails with reason internal, "call abandoned"). */
 void cr_client_set_poll(cr_client *c, cr_client_poll_fn on_poll, void *ctx);
+
+/* ---- additions (interactive sessions) ----------------------------------------
+ * AttachExecution, the bidirectional call, is not made through cr_client_*
+ * calls: client/attach.h opens its own upgraded connection on the endpoint of
+ * a cr_client (cr_client_endpoint) and speaks the framed protocol of
+ * docs/internals/attach.md. */
