@@ -16,10 +16,12 @@ import re
 import select
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import tempfile
 import termios
+import threading
 import time
 from pathlib import Path
 
@@ -323,3 +325,147 @@ def test_piped_stdin_without_tty(cr, server, repo):
 def test_attach_to_unknown_execution(cr, server):
     r = cr.run("execution", "attach", "--host", server.host, "--sandbox", "sb-0000", "ex-0000")
     assert r.rc == 1 and "error[not_found]" in r.err, r
+
+
+# ---- transports and refusals -------------------------------------------------
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@needs_root
+def test_over_https_with_bearer_token(cr, repo, tmp_path):
+    """The same session over `serve --listen` (TLS, bearer token). The CLI has
+    no CA option: the test CA joins the system bundle in a private mount
+    namespace of the CLI alone (libcurl reads /etc/ssl/certs/ca-certificates.crt)."""
+    bundle = Path("/etc/ssl/certs/ca-certificates.crt")
+    if not bundle.is_file() or not shutil.which("unshare") or not shutil.which("openssl"):
+        pytest.skip("needs openssl, unshare and the system CA bundle")
+    pki = tmp_path / "pki"
+    pki.mkdir()
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=it CA", cwd=pki)
+    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost", cwd=pki)
+    (pki / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
+                                 "extendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf", cwd=pki)
+    (pki / "bundle.pem").write_bytes(bundle.read_bytes() + b"\n" + (pki / "ca.pem").read_bytes())
+    token = "tok-" + "0123456789abcdef" * 3
+    (pki / "tokens").write_text(token + "\n")
+    os.chmod(pki / "tokens", 0o600)
+    port = free_port()
+    base = Path(tempfile.mkdtemp(prefix="cleanroom-it-tls-", dir="/var/tmp"))
+    os.chmod(base, 0o711)
+    srv = subprocess.Popen([cr.binary, "serve", "--socket", str(base / "run" / "s.sock"), "--state-dir",
+                            str(base / "state"), "--listen", f"127.0.0.1:{port}", "--tls-cert",
+                            str(pki / "server.pem"), "--tls-key", str(pki / "server.key"), "--token-file",
+                            str(pki / "tokens")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.02)
+        trusted = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/ssl/certs/ca-certificates.crt && exec "$@"',
+                   str(pki / "bundle.pem"), cr.binary]
+        env = dict(cr.env, CLEANROOM_TOKEN=token)
+        p = subprocess.run([*trusted, "exec", "--host", f"https://localhost:{port}", "-i", "--", "sh", "-c",
+                            "cat; exit 7"], input=b"over\ntls\n", cwd=repo, env=env, capture_output=True,
+                           timeout=60)
+        assert (p.returncode, p.stdout) == (7, b"over\ntls\n"), p
+    finally:
+        srv.terminate()
+        srv.wait(timeout=30)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+class FakeServer:
+    """Answers GetExecution with a fixed execution and AttachExecution as
+    told: how the CLI reports what a server refuses."""
+
+    def __init__(self, path, attach_answer):
+        self.path, self.answer = str(path), attach_answer
+        self.s = socket.socket(socket.AF_UNIX)
+        self.s.bind(self.path)
+        self.s.listen(8)
+        self.heads = []
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                c, _ = self.s.accept()
+            except OSError:
+                return
+            with c:
+                buf = b""
+                while b"\r\n\r\n" not in buf:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+                head = buf.split(b"\r\n\r\n")[0].decode()
+                self.heads.append(head)
+                if "/GetExecution " in head:
+                    ex = b"\x0a\x05ex-01\x12\x05sb-01"  # Execution{execution_id, sandbox_id}
+                    body = b"\x0a" + bytes([len(ex)]) + ex
+                    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/proto\r\nContent-Length: %d\r\n\r\n"
+                              % len(body) + body)
+                else:
+                    c.sendall(self.answer)
+                    # read what the client sends until it is quiet: a close with unread bytes
+                    # would be a reset, not the end of the connection this fake means
+                    c.settimeout(0.3)
+                    try:
+                        while c.recv(65536):
+                            pass
+                    except OSError:
+                        pass
+
+    def close(self):
+        self.s.close()
+
+
+def envelope(payload, flags=0):
+    return struct.pack(">BI", flags, len(payload)) + payload
+
+
+UNAUTHENTICATED = b'{"code":"unauthenticated","message":"no token here"}'
+UPGRADED = b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: cleanroom-attach.v1\r\n\r\n"
+
+
+@pytest.mark.parametrize("answer, rc, out, message", [
+    (b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+     % (len(UNAUTHENTICATED), UNAUTHENTICATED), 1, b"",
+     "error[unauthenticated]: attach to execution ex-01: no token here"),
+    (UPGRADED + envelope(b"\x4a\x05hello") + envelope(b'{"error":{"code":"not_found","message":"gone"}}', 2), 1,
+     b"hello", "error[not_found]: gone"),
+    (UPGRADED + envelope(b"\x4a\x03bye") + envelope(b"\x5a\x04\x08\x05\x10\x04") + envelope(b"{}", 2), 5,
+     b"bye", None),
+    (UPGRADED + envelope(b"\x4a\x03cut"), 1, b"cut", "closed the attach session without an end-of-stream"),
+    (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", 1, b"",
+     "switched protocols but not to cleanroom-attach.v1"),
+])
+def test_attach_answers(cr, tmp_path, answer, rc, out, message):
+    fake = FakeServer(tmp_path / "fake.sock", answer)
+    try:
+        p = subprocess.run([cr.binary, "execution", "attach", "--host", f"unix://{fake.path}", "--sandbox",
+                            "sb-01", "ex-01"], stdin=subprocess.DEVNULL, env=cr.env, capture_output=True,
+                           timeout=30)
+    finally:
+        fake.close()
+    assert (p.returncode, p.stdout) == (rc, out), p
+    if message:
+        assert message in p.stderr.decode(), p
+    attach = [h for h in fake.heads if "AttachExecution" in h]
+    assert attach and "Upgrade: cleanroom-attach.v1" in attach[0], fake.heads
+    assert "Content-Type: application/connect+proto" in attach[0] and "Authorization" not in attach[0]
