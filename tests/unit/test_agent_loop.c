@@ -566,7 +566,8 @@ static void test_start_failures(void **state)
 
 	/* internal commands run in the agent's child without an exec: one
 	 * given a directory that does not exist starts, then fails */
-	cr_agent_exec_req ireq = {.internal = "extract", .argv = (char *[]){"/proc/self/nonexistent-dir", NULL}};
+	cr_agent_exec_req ireq = {.internal = "extract",
+				  .argv = (char *[]){"/proc/self/nonexistent-dir", NULL}};
 	result_init(&r, 33);
 	send_exec_req(&h, 33, &ireq);
 	collect(&h, &r, 1);
