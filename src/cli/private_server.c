@@ -22,20 +22,10 @@
 #include "cleanroom/v1/admin.pb-c.h"
 #include "cli/client/client.h"
 #include "util/cleanup.h"
+#include "server/http.h"
 #include "util/xalloc.h"
 
 #define PING_INTERVAL_MS 50
-
-/* The state directory `cleanroom serve` uses by default. */
-static char *state_dir(void)
-{
-	if (geteuid() == 0)
-		return cr_xstrdup("/var/lib/cleanroom");
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	if (xdg && *xdg)
-		return cr_asprintf("%s/cleanroom", xdg);
-	return cr_asprintf("%s/.local/state/cleanroom", home && *home ? home : "/tmp");
-}
 
 /* mkdir -p, the last component with `mode`. */
 static int make_dirs(const char *dir, mode_t mode, cr_error **err)
@@ -140,7 +130,7 @@ static int wait_until_answering(const char *endpoint, const char *log_path, cr_e
 int cr_private_server_ensure(const char *socket_path, bool announce, cr_error **err)
 {
 	cleanup_free char *endpoint = cr_asprintf("unix://%s", socket_path);
-	cleanup_free char *dir = state_dir();
+	cleanup_free char *dir = cr_server_default_state_dir();
 	if (make_dirs(dir, geteuid() == 0 ? 0711 : 0700, err) < 0)
 		return -1;
 	cleanup_free char *lock_path = cr_asprintf("%s/autostart.lock", dir);

@@ -42,16 +42,6 @@
 	"  --token-file FILE    accepted bearer tokens, one per line (mode 0600)\n"                  \
 	"Also: cleanroom serve install --help   (write a systemd unit for the server)\n"
 
-static char *default_state_dir(void)
-{
-	if (geteuid() == 0)
-		return cr_xstrdup("/var/lib/cleanroom");
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	if (xdg && *xdg)
-		return cr_asprintf("%s/cleanroom", xdg);
-	return cr_asprintf("%s/.local/state/cleanroom", home && *home ? home : "/tmp");
-}
-
 /* The audit trail's exclusive lock is taken first: it is what makes a second
  * server on the same state directory stop here, before it could mistake the
  * first one's live sandboxes for leftovers. */
@@ -237,7 +227,7 @@ int cmd_serve(int argc, char **argv)
 	if (!srv.socket_path)
 		srv.socket_path = cr_http_default_socket();
 	if (!srv.state_dir)
-		srv.state_dir = default_state_dir();
+		srv.state_dir = cr_server_default_state_dir();
 	signal(SIGPIPE, SIG_IGN);
 	srv.base = event_base_new();
 	cr_error *err = NULL;

@@ -53,6 +53,16 @@ char *cr_http_default_socket(void)
 	return cr_asprintf("%s/cleanroom/cleanroom.sock", xdg);
 }
 
+char *cr_server_default_state_dir(void)
+{
+	if (geteuid() == 0)
+		return cr_xstrdup("/var/lib/cleanroom");
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	if (xdg && *xdg)
+		return cr_asprintf("%s/cleanroom", xdg);
+	return cr_asprintf("%s/.local/state/cleanroom", home && *home ? home : "/tmp");
+}
+
 static const char *method_name(enum evhttp_cmd_type t)
 {
 	switch (t) {

@@ -85,6 +85,10 @@ size_t cr_http_server_tokens(const cr_http_server *s);
 
 /* The default socket path for the calling user (owned string). */
 char *cr_http_default_socket(void);
+/* The default state directory for the calling user (owned string):
+ * /var/lib/cleanroom as root, else $XDG_STATE_HOME/cleanroom or
+ * ~/.local/state/cleanroom. */
+char *cr_server_default_state_dir(void);
 
 /* Replies: a whole response, or a streamed one (start, chunks, end). */
 void cr_http_reply(const cr_http_request *r, int status, const char *content_type,
