@@ -18,7 +18,6 @@
 #include "server/audit_service.h"
 #include "server/http.h"
 #include "server/server.h"
-#include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
@@ -93,13 +92,7 @@ static void reply_refusal(const cr_http_request *req, const cr_connect_request *
 {
 	if (c->code != CR_CONNECT_OK && c->kind == CR_CONNECT_STREAM) {
 		/* a stream's errors travel in its end-of-stream message, under 200 */
-		cleanup_buf cr_buf b;
-		cr_buf_init(&b, 64u << 10);
-		cr_error *e2 = NULL;
-		if (cr_connect_end_stream_encode(&b, c->code, e->reason, e->msg, NULL, 0, &e2) < 0)
-			cr_error_free(e2); /* cannot happen: messages are cut to 4 KiB */
-		cr_connect_response_head h = cr_connect_error_head(CR_CONNECT_STREAM, c->codec, c->code);
-		cr_http_reply(req, h.status, h.content_type, NULL, 0, b.data, b.len);
+		cr_api_stream_end_code(cr_api_stream_open(req->raw, (int)c->codec), c->code, e);
 		return;
 	}
 	if (c->code != CR_CONNECT_OK) {
@@ -215,9 +208,10 @@ static void reply_unimplemented(const cr_http_request *req, const cr_connect_req
 	cr_error *err = NULL;
 	cr_error_make(&err, 0, CR_REASON_NONE, "%s.%s is not implemented by this server yet", route->service,
 		      route->method);
-	if (c->kind == CR_CONNECT_STREAM) {
-		cr_api_stream_end(cr_api_stream_open(req->raw, (int)c->codec), err);
-	} else
+	if (c->kind == CR_CONNECT_STREAM)
+		cr_api_stream_end_code(cr_api_stream_open(req->raw, (int)c->codec), CR_CONNECT_UNIMPLEMENTED,
+				       err);
+	else
 		reply_error(req, c->codec, CR_CONNECT_UNIMPLEMENTED, err);
 	cr_error_free(err);
 }

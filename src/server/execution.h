@@ -17,6 +17,11 @@ typedef struct cr_exec_end {
  * followers and ends their streams, and frees x. */
 void cr_exec_finish(cr_live_sandbox *l, cr_live_exec *x, const cr_exec_end *e);
 
+/* Fills m and ex (stack storage; their pointers borrow the arguments) with
+ * the exit payload of an execution that ended as e. */
+void cr_exec_exit_event(Cleanroom__V1__ExecutionStreamEvent *m, Cleanroom__V1__ExecutionExit *ex,
+			const char *sandbox_id, const char *execution_id, const cr_exec_end *e);
+
 /* Fills m (stack storage; its pointers borrow the arguments) with an output
  * payload: stream 1 stdout, 2 stderr. */
 void cr_exec_output_event(Cleanroom__V1__ExecutionStreamEvent *m, const char *sandbox_id,

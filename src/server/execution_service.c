@@ -66,25 +66,12 @@ static void unlink_exec(cr_live_sandbox *l, cr_live_exec *x)
 
 static void send_exit(cr_live_sandbox *l, cr_live_exec *x, const cr_exec_end *e)
 {
-	Cleanroom__V1__ExecutionExit ex = CLEANROOM__V1__EXECUTION_EXIT__INIT;
-	ex.exit_code = e->exit_code;
-	ex.status = (Cleanroom__V1__ExecutionStatus)e->status;
-	ex.message = (char *)e->message;
-	ex.reason = (char *)(e->reason ? cr_reason_name(e->reason) : "");
-	Cleanroom__V1__ExecutionStreamEvent m = CLEANROOM__V1__EXECUTION_STREAM_EVENT__INIT;
-	m.sandbox_id = l->id;
-	m.execution_id = x->id;
-	m.status = ex.status;
-	m.payload_case = CLEANROOM__V1__EXECUTION_STREAM_EVENT__PAYLOAD_EXIT;
-	m.exit = &ex;
+	Cleanroom__V1__ExecutionStreamEvent m;
+	Cleanroom__V1__ExecutionExit ex;
+	cr_exec_exit_event(&m, &ex, l->id, x->id, e);
 	Google__Protobuf__Timestamp *ts = cr_pb_timestamp(cr_now_ms());
 	m.occurred_at = ts;
-	cr_api_stream *next;
-	for (cr_api_stream *st = x->subs; st; st = next) {
-		next = cr_api_stream_next(st);
-		if (cr_api_stream_send(st, &m.base) == 0)
-			cr_api_stream_end(st, NULL);
-	}
+	cr_api_streams_send(x->subs, &m.base, true);
 	free(ts);
 }
 
@@ -123,23 +110,6 @@ static void on_timeout(evutil_socket_t fd, short what, void *arg)
 		fprintf(stderr, "cleanroom serve: kill %s after its timeout: %s\n", x->id, err->msg);
 		cr_error_free(err);
 	}
-}
-
-static int find_live_sandbox(cr_server *srv, const char *id, cr_live_sandbox **out, cr_error **err)
-{
-	*out = cr_server_find_live(srv, id);
-	if (*out)
-		return 0;
-	cr_sandbox_row row;
-	int found = cr_store_sandbox_get(srv->store, id ? id : "", &row, err);
-	if (found <= 0)
-		return found < 0 ? -1
-				 : cr_error_status(err, ENOENT, CR_REASON_NONE, "no sandbox '%s'",
-						   id ? id : "");
-	cr_error_status(err, EBUSY, CR_REASON_NONE, "sandbox '%s' is not running (%s%s%s)", id,
-			cr_sandbox_status_name(row.status), *row.reason ? ": " : "", row.reason);
-	cr_sandbox_row_clear(&row);
-	return -1;
 }
 
 static int check_request(const Cleanroom__V1__CreateExecutionRequest *req, cr_error **err)
@@ -201,7 +171,7 @@ int cr_execution_create(cr_server *srv, const cr_api_call *call, const ProtobufC
 {
 	const Cleanroom__V1__CreateExecutionRequest *req = (const void *)in;
 	cr_live_sandbox *l = NULL;
-	if (check_request(req, err) < 0 || find_live_sandbox(srv, req->sandbox_id, &l, err) < 0)
+	if (check_request(req, err) < 0 || cr_server_running_sandbox(srv, req->sandbox_id, &l, err) < 0)
 		return -1;
 	/* protobuf-c's repeated fields are counted, not NULL-terminated */
 	cleanup_free char **argv = cr_xcalloc(req->n_command + 1, sizeof(char *));

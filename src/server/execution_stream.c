@@ -33,6 +33,22 @@ void cr_exec_output_event(Cleanroom__V1__ExecutionStreamEvent *m, const char *sa
 	}
 }
 
+void cr_exec_exit_event(Cleanroom__V1__ExecutionStreamEvent *m, Cleanroom__V1__ExecutionExit *ex,
+			const char *sandbox_id, const char *execution_id, const cr_exec_end *e)
+{
+	cleanroom__v1__execution_exit__init(ex);
+	ex->exit_code = e->exit_code;
+	ex->status = (Cleanroom__V1__ExecutionStatus)e->status;
+	ex->message = (char *)e->message;
+	ex->reason = (char *)(e->reason ? cr_reason_name(e->reason) : "");
+	cleanroom__v1__execution_stream_event__init(m);
+	m->sandbox_id = (char *)sandbox_id;
+	m->execution_id = (char *)execution_id;
+	m->status = ex->status;
+	m->payload_case = CLEANROOM__V1__EXECUTION_STREAM_EVENT__PAYLOAD_EXIT;
+	m->exit = ex;
+}
+
 static int send_message(cr_api_stream *st, const cr_execution_row *r, const char *text)
 {
 	Cleanroom__V1__ExecutionStreamEvent m = CLEANROOM__V1__EXECUTION_STREAM_EVENT__INIT;
@@ -82,17 +98,14 @@ static int replay(cr_server *srv, cr_api_stream *st, const cr_execution_row *r, 
 
 static void send_final_exit(cr_api_stream *st, const cr_execution_row *r)
 {
-	Cleanroom__V1__ExecutionExit ex = CLEANROOM__V1__EXECUTION_EXIT__INIT;
-	ex.exit_code = r->exit_code < 0 ? 0 : r->exit_code;
-	ex.status = (Cleanroom__V1__ExecutionStatus)r->status;
-	ex.message = r->message;
-	ex.reason = r->reason;
-	Cleanroom__V1__ExecutionStreamEvent m = CLEANROOM__V1__EXECUTION_STREAM_EVENT__INIT;
-	m.sandbox_id = r->sandbox_id;
-	m.execution_id = r->execution_id;
-	m.status = ex.status;
-	m.payload_case = CLEANROOM__V1__EXECUTION_STREAM_EVENT__PAYLOAD_EXIT;
-	m.exit = &ex;
+	cr_exec_end e = {.status = r->status,
+			 .exit_code = r->exit_code < 0 ? 0 : r->exit_code,
+			 .term_signal = r->term_signal,
+			 .reason = cr_reason_from_name(r->reason)};
+	snprintf(e.message, sizeof(e.message), "%s", r->message ? r->message : "");
+	Cleanroom__V1__ExecutionStreamEvent m;
+	Cleanroom__V1__ExecutionExit ex;
+	cr_exec_exit_event(&m, &ex, r->sandbox_id, r->execution_id, &e);
 	Google__Protobuf__Timestamp *ts = cr_pb_timestamp(r->finished_ms);
 	m.occurred_at = ts;
 	if (cr_api_stream_send(st, &m.base) == 0)

@@ -31,15 +31,6 @@ static cr_live_exec *find_exec(cr_live_sandbox *l, uint32_t backend_id)
 	return NULL;
 }
 
-static void send_all(cr_live_exec *x, const ProtobufCMessage *m)
-{
-	cr_api_stream *next;
-	for (cr_api_stream *st = x->subs; st; st = next) {
-		next = cr_api_stream_next(st);
-		cr_api_stream_send(st, m);
-	}
-}
-
 static bool behind(const cr_live_exec *x, size_t mark)
 {
 	for (cr_api_stream *st = x->subs; st; st = cr_api_stream_next(st))
@@ -111,7 +102,7 @@ static void output(cr_live_sandbox *l, cr_live_exec *x, int stream, const cr_exe
 	}
 	Cleanroom__V1__ExecutionStreamEvent m;
 	cr_exec_output_event(&m, l->id, x->id, stream, ev->data, ev->len);
-	send_all(x, &m.base);
+	cr_api_streams_send(x->subs, &m.base, false);
 	if (!l->paused && behind(x, FOLLOWER_HIGH)) {
 		l->paused = true;
 		l->paused_since_ms = cr_now_ms();

@@ -3,7 +3,6 @@
  * recorded status changes, then, with follow, the live ones until it is
  * terminal (cr_server_sandbox_status sends them, cr_server_destroy_live
  * ends the stream). */
-#include <errno.h>
 #include <stdlib.h>
 
 #include "cleanroom/v1/sandbox.pb-c.h"
@@ -11,7 +10,8 @@
 #include "server/util.h"
 #include "util/xalloc.h"
 
-static int send_row(cr_api_stream *st, const char *sandbox_id, const cr_event_row *e)
+/* The API form of one event (pointers borrow from e; free occurred_at). */
+static Cleanroom__V1__SandboxEvent event_message(const char *sandbox_id, const cr_event_row *e)
 {
 	Cleanroom__V1__SandboxEvent ev = CLEANROOM__V1__SANDBOX_EVENT__INIT;
 	ev.sandbox_id = (char *)sandbox_id;
@@ -19,9 +19,22 @@ static int send_row(cr_api_stream *st, const char *sandbox_id, const cr_event_ro
 	ev.message = e->message;
 	ev.reason = e->reason;
 	ev.occurred_at = cr_pb_timestamp(e->ts_ms);
+	return ev;
+}
+
+static int send_row(cr_api_stream *st, const char *sandbox_id, const cr_event_row *e)
+{
+	Cleanroom__V1__SandboxEvent ev = event_message(sandbox_id, e);
 	int rc = cr_api_stream_send(st, &ev.base);
 	free(ev.occurred_at);
 	return rc;
+}
+
+void cr_sandbox_events_notify(cr_live_sandbox *l, const cr_event_row *e)
+{
+	Cleanroom__V1__SandboxEvent ev = event_message(l->id, e);
+	cr_api_streams_send(l->subs, &ev.base, false);
+	free(ev.occurred_at);
 }
 
 int cr_sandbox_events(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in, cr_api_stream *st,
@@ -31,9 +44,8 @@ int cr_sandbox_events(cr_server *srv, const cr_api_call *call, const ProtobufCMe
 	const Cleanroom__V1__StreamSandboxEventsRequest *req = (const void *)in;
 	const char *id = req->sandbox_id ? req->sandbox_id : "";
 	cr_sandbox_row row;
-	int found = cr_store_sandbox_get(srv->store, id, &row, err);
-	if (found <= 0)
-		return found < 0 ? -1 : cr_error_status(err, ENOENT, CR_REASON_NONE, "no sandbox '%s'", id);
+	if (cr_server_sandbox_row(srv, id, &row, err) < 0)
+		return -1;
 	cr_sandbox_row_clear(&row);
 	cr_event_row *rows = NULL;
 	size_t n = 0;

@@ -23,21 +23,6 @@
 #define DOWNLOAD_DEFAULT_MAX (16u << 20)
 #define DOWNLOAD_HARD_MAX    (CR_HTTP_MAX_BODY_BYTES - 4096u)
 
-static int running_sandbox(cr_server *srv, const char *id, cr_live_sandbox **out, cr_error **err)
-{
-	*out = cr_server_find_live(srv, id);
-	if (*out)
-		return 0;
-	cr_sandbox_row row;
-	int found = cr_store_sandbox_get(srv->store, id ? id : "", &row, err);
-	if (found < 0)
-		return -1;
-	if (found)
-		cr_sandbox_row_clear(&row);
-	return cr_error_status(err, found ? EBUSY : ENOENT, CR_REASON_NONE,
-			       found ? "sandbox '%s' is not running" : "no sandbox '%s'", id ? id : "");
-}
-
 /* A relative path inside the workspace: no leading '/', no "..", no NUL. */
 static int workspace_path(const char *rel, bool allow_empty, char **out, cr_error **err)
 {
@@ -65,7 +50,7 @@ int cr_sandbox_upload(cr_server *srv, const cr_api_call *call, const ProtobufCMe
 	const Cleanroom__V1__UploadSandboxFilesRequest *req = (const void *)in;
 	cr_live_sandbox *l = NULL;
 	cleanup_free char *dest = NULL;
-	if (running_sandbox(srv, req->sandbox_id, &l, err) < 0 ||
+	if (cr_server_running_sandbox(srv, req->sandbox_id, &l, err) < 0 ||
 	    workspace_path(req->dest_path, true, &dest, err) < 0)
 		return -1;
 	cleanup_close int fd = memfd_create("upload", MFD_CLOEXEC);
@@ -105,7 +90,7 @@ int cr_sandbox_download(cr_server *srv, const cr_api_call *call, const ProtobufC
 	const Cleanroom__V1__DownloadSandboxFileRequest *req = (const void *)in;
 	cr_live_sandbox *l = NULL;
 	cleanup_free char *path = NULL;
-	if (running_sandbox(srv, req->sandbox_id, &l, err) < 0 ||
+	if (cr_server_running_sandbox(srv, req->sandbox_id, &l, err) < 0 ||
 	    workspace_path(req->path, false, &path, err) < 0)
 		return -1;
 	uint64_t max = req->max_bytes > 0 ? (uint64_t)req->max_bytes : DOWNLOAD_DEFAULT_MAX;

@@ -87,23 +87,6 @@ static const char *status_kind(int status, cr_reason reason)
 	}
 }
 
-static void notify_followers(cr_live_sandbox *l, int status, cr_reason reason, const char *message, int64_t t)
-{
-	Cleanroom__V1__SandboxEvent ev = CLEANROOM__V1__SANDBOX_EVENT__INIT;
-	Google__Protobuf__Timestamp *ts = cr_pb_timestamp(t);
-	ev.sandbox_id = l->id;
-	ev.status = (Cleanroom__V1__SandboxStatus)status;
-	ev.message = (char *)(message ? message : "");
-	ev.reason = (char *)(reason ? cr_reason_name(reason) : "");
-	ev.occurred_at = ts;
-	cr_api_stream *next;
-	for (cr_api_stream *st = l->subs; st; st = next) {
-		next = cr_api_stream_next(st);
-		cr_api_stream_send(st, &ev.base);
-	}
-	free(ts);
-}
-
 void cr_server_sandbox_status(cr_server *srv, const char *id, int status, cr_reason reason,
 			      const char *message)
 {
@@ -117,7 +100,10 @@ void cr_server_sandbox_status(cr_server *srv, const char *id, int status, cr_rea
 	}
 	cr_live_sandbox *l = cr_server_find_live(srv, id);
 	if (l)
-		notify_followers(l, status, reason, message, t);
+		cr_sandbox_events_notify(l, &(cr_event_row){.status = status,
+							    .reason = (char *)rname,
+							    .message = (char *)(message ? message : ""),
+							    .ts_ms = t});
 	const char *kind = status_kind(status, reason);
 	if (kind && l) {
 		cr_audit_ctx ctx = cr_live_audit_ctx(l);
@@ -234,12 +220,26 @@ int cr_sandbox_create(cr_server *srv, const cr_api_call *call, const ProtobufCMe
 	return 0;
 }
 
-static int get_row(cr_server *srv, const char *id, cr_sandbox_row *row, cr_error **err)
+int cr_server_sandbox_row(cr_server *srv, const char *id, cr_sandbox_row *row, cr_error **err)
 {
 	int found = cr_store_sandbox_get(srv->store, id ? id : "", row, err);
 	if (found == 0)
 		return cr_error_status(err, ENOENT, CR_REASON_NONE, "no sandbox '%s'", id ? id : "");
 	return found < 0 ? -1 : 0;
+}
+
+int cr_server_running_sandbox(cr_server *srv, const char *id, cr_live_sandbox **out, cr_error **err)
+{
+	*out = cr_server_find_live(srv, id);
+	if (*out)
+		return 0;
+	cr_sandbox_row row;
+	if (cr_server_sandbox_row(srv, id, &row, err) < 0)
+		return -1;
+	cr_error_status(err, EBUSY, CR_REASON_NONE, "sandbox '%s' is not running (%s%s%s)", row.sandbox_id,
+			cr_sandbox_status_name(row.status), *row.reason ? ": " : "", row.reason);
+	cr_sandbox_row_clear(&row);
+	return -1;
 }
 
 int cr_sandbox_get(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
@@ -248,7 +248,7 @@ int cr_sandbox_get(cr_server *srv, const cr_api_call *call, const ProtobufCMessa
 	(void)call;
 	const Cleanroom__V1__GetSandboxRequest *req = (const void *)in;
 	cr_sandbox_row row;
-	if (get_row(srv, req->sandbox_id, &row, err) < 0)
+	if (cr_server_sandbox_row(srv, req->sandbox_id, &row, err) < 0)
 		return -1;
 	Cleanroom__V1__GetSandboxResponse *r = cr_xmalloc(sizeof(*r));
 	cleanroom__v1__get_sandbox_response__init(r);
@@ -330,7 +330,7 @@ int cr_sandbox_terminate(cr_server *srv, const cr_api_call *call, const Protobuf
 	(void)call;
 	const Cleanroom__V1__TerminateSandboxRequest *req = (const void *)in;
 	cr_sandbox_row row;
-	if (get_row(srv, req->sandbox_id, &row, err) < 0)
+	if (cr_server_sandbox_row(srv, req->sandbox_id, &row, err) < 0)
 		return -1;
 	cr_live_sandbox *l = cr_server_find_live(srv, row.sandbox_id);
 	int rc = l ? cr_server_destroy_live(srv, l, CR_REASON_NONE, "terminated by request", err) : 0;

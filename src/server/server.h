@@ -132,6 +132,11 @@ int cr_admin_get_server_status(cr_server *srv, const cr_api_call *call, const Pr
 int cr_api_stream_send(cr_api_stream *st, const ProtobufCMessage *msg);
 /* Sends the end-of-stream message (success when e is NULL) and frees st. */
 void cr_api_stream_end(cr_api_stream *st, const cr_error *e);
+/* The same with an explicit Connect code (cr_connect_code) for e. */
+void cr_api_stream_end_code(cr_api_stream *st, int code, const cr_error *e);
+/* Sends msg to every stream of a followers list, and with then_end ends
+ * each one after it (a stream whose send fails is already gone). */
+void cr_api_streams_send(cr_api_stream *list, const ProtobufCMessage *msg, bool then_end);
 /* Adds st to a list of followers; it leaves the list by itself when its
  * client goes away, or through cr_api_stream_end. */
 void cr_api_stream_follow(cr_api_stream *st, cr_api_stream **list);
@@ -186,6 +191,13 @@ int cr_sandbox_download(cr_server *srv, const cr_api_call *call, const ProtobufC
 int cr_sandbox_events(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in, cr_api_stream *st,
 		      cr_error **err);
 cr_live_sandbox *cr_server_find_live(cr_server *srv, const char *id);
+/* The stored record of sandbox id; ENOENT (not_found) when there is none. */
+int cr_server_sandbox_row(cr_server *srv, const char *id, cr_sandbox_row *row, cr_error **err);
+/* The live sandbox id; ENOENT when unknown, EBUSY (failed_precondition)
+ * naming its status when it is not running. */
+int cr_server_running_sandbox(cr_server *srv, const char *id, cr_live_sandbox **out, cr_error **err);
+/* Sends a status change to the sandbox's StreamSandboxEvents followers. */
+void cr_sandbox_events_notify(cr_live_sandbox *l, const cr_event_row *e);
 /* Terminates a live sandbox: kills its executions, removes host state,
  * records status (STOPPED, or FAILED with reason when reason != NONE). */
 int cr_server_destroy_live(cr_server *srv, cr_live_sandbox *l, cr_reason reason, const char *message,

@@ -212,14 +212,16 @@ int cr_api_stream_send(cr_api_stream *st, const ProtobufCMessage *msg)
 
 void cr_api_stream_end(cr_api_stream *st, const cr_error *e)
 {
-	cr_connect_code code = CR_CONNECT_OK;
-	if (e)
-		code = cr_connect_code_for_error(e);
+	cr_api_stream_end_code(st, e ? cr_connect_code_for_error(e) : CR_CONNECT_OK, e);
+}
+
+void cr_api_stream_end_code(cr_api_stream *st, int code, const cr_error *e)
+{
 	cleanup_buf cr_buf b;
 	cr_buf_init(&b, 64u << 10);
 	cr_error *err = NULL;
-	if (cr_connect_end_stream_encode(&b, code, e ? e->reason : CR_REASON_NONE, e ? e->msg : NULL, NULL, 0,
-					 &err) < 0)
+	if (cr_connect_end_stream_encode(&b, (cr_connect_code)code, e ? e->reason : CR_REASON_NONE,
+					 e ? e->msg : NULL, NULL, 0, &err) < 0)
 		cr_error_free(err); /* cannot happen within 64 KiB: messages are cut to 4 KiB */
 	start(st);
 	write_bytes(st, b.data, b.len);
@@ -244,6 +246,16 @@ void cr_api_stream_follow(cr_api_stream *st, cr_api_stream **list)
 cr_api_stream *cr_api_stream_next(cr_api_stream *st)
 {
 	return st->next;
+}
+
+void cr_api_streams_send(cr_api_stream *list, const ProtobufCMessage *msg, bool then_end)
+{
+	cr_api_stream *next;
+	for (cr_api_stream *st = list; st; st = next) {
+		next = st->next; /* a failed send ends st and takes it off the list */
+		if (cr_api_stream_send(st, msg) == 0 && then_end)
+			cr_api_stream_end(st, NULL);
+	}
 }
 
 void cr_api_streams_end_all(cr_api_stream **list, const cr_error *e)
