@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/exec.h"
+#include "util/clock.h"
 #include "util/xalloc.h"
 
 const char *cr_exec_cmd = "cleanroom exec";
@@ -119,12 +120,12 @@ static int run_steps(cr_exec_run *r, cr_error **err)
 			code = CR_EXEC_EXIT_DETACH;
 			break;
 		}
-		int64_t t0 = cr_exec_now_ms();
+		int64_t t0 = cr_monotonic_ms();
 		int s = steps[i].run(r, &p, err);
 		if (s < 0)
 			code = cr_exec_interrupts(NULL) >= 2 ? CR_EXEC_EXIT_DETACH : steps[i].exit_code;
 		else if (s == 0 && steps[i].timing >= 0)
-			r->t_ms[steps[i].timing] = cr_exec_now_ms() - t0;
+			r->t_ms[steps[i].timing] = cr_monotonic_ms() - t0;
 	}
 	if (!code)
 		code = r->detached ? CR_EXEC_EXIT_DETACH : r->exit_code;
@@ -166,14 +167,14 @@ int cr_exec_main(cr_exec_opts *opts)
 		.opts = &o,
 		.endpoint = cr_client_resolve_endpoint(o.host),
 		.endpoint_explicit = (o.host && *o.host) || (env_host && *env_host),
-		.t_start = cr_exec_now_ms(),
+		.t_start = cr_monotonic_ms(),
 	};
 	for (int i = 0; i < CR_EXEC_T__N; i++)
 		r.t_ms[i] = -1;
 	cr_error *err = NULL;
 	int code = run_steps(&r, &err);
 	cr_exec_finish_sandbox(&r);
-	r.t_ms[CR_EXEC_T_TOTAL] = cr_exec_now_ms() - r.t_start;
+	r.t_ms[CR_EXEC_T_TOTAL] = cr_monotonic_ms() - r.t_start;
 	if (err)
 		cr_exec_print_error(&r, err, r.client && cr_client_unreachable(r.client));
 	if (o.json)

@@ -87,9 +87,6 @@ typedef struct cr_exec_run {
 	int64_t t_start;
 } cr_exec_run;
 
-/* Milliseconds on the monotonic clock. */
-int64_t cr_exec_now_ms(void);
-
 /* Interrupts: installed by exec.c (SIGINT, SIGTERM). */
 void cr_exec_signals_install(void);
 /* How many interrupts arrived so far, and the last one's number. */

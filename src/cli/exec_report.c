@@ -133,10 +133,3 @@ void cr_exec_print_record(const cr_exec_run *r, const cr_error *e)
 	cr_write_all(1, "\n", 1);
 	free(text);
 }
-
-int64_t cr_exec_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}

@@ -10,6 +10,7 @@
 
 #include "audit/trail.h"
 #include "cleanroom/v1/admin.pb-c.h"
+#include "server/util.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
@@ -48,21 +49,12 @@ static int make_filter(const Cleanroom__V1__QueryAuditRequest *req, cr_audit_fil
 	return 0;
 }
 
-static Google__Protobuf__Timestamp *timestamp(int64_t ms)
-{
-	Google__Protobuf__Timestamp *t = cr_xmalloc(sizeof(*t));
-	google__protobuf__timestamp__init(t);
-	t->seconds = ms / 1000;
-	t->nanos = (int32_t)(ms % 1000) * 1000000;
-	return t;
-}
-
 /* Moves the strings of r into a new AuditEvent. */
 static Cleanroom__V1__AuditEvent *event_from_record(cr_audit_record *r)
 {
 	Cleanroom__V1__AuditEvent *e = cr_xmalloc(sizeof(*e));
 	cleanroom__v1__audit_event__init(e);
-	e->ts = timestamp(r->ts_ms);
+	e->ts = cr_pb_timestamp(r->ts_ms);
 	e->seq = r->seq;
 	e->run_id = steal_pointer(&r->run_id);
 	e->sandbox_id = steal_pointer(&r->sandbox_id);

@@ -223,13 +223,15 @@ static int make_parent(const char *socket_path, cr_error **err)
 	return 0;
 }
 
-/* 1 when a server answers on path, 0 when nothing does (a stale socket is removed). */
+/* 1 when a server answers on path, 0 when nothing does (a stale socket is
+ * removed; anything else at the path is left for bind to refuse). */
 static int in_use(const char *path, const struct sockaddr_un *sa)
 {
 	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd >= 0 && connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
 		return 1;
-	if (errno == ECONNREFUSED)
+	struct stat st;
+	if (errno == ECONNREFUSED && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(path);
 	return 0;
 }

@@ -129,8 +129,11 @@ static int read_capped(int fd, size_t cap, char **out, size_t *len)
 		ssize_t r = read(fd, buf + n, cap + 1 - n);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0)
-			return -1;
+		if (r < 0) {
+			int e = errno;
+			OPENSSL_cleanse(buf, n);
+			return errno = e, -1;
+		}
 		if (r == 0)
 			break;
 		n += (size_t)r;

@@ -11,6 +11,7 @@
 
 #include "backend/backend.h"
 #include "server/store/store.h"
+#include "util/clock.h"
 #include "util/error.h"
 
 struct event;
@@ -228,5 +229,4 @@ void cr_server_audit(cr_server *srv, const char *kind, const cr_audit_ctx *ctx, 
 /* The audit context of a live sandbox. */
 cr_audit_ctx cr_live_audit_ctx(const cr_live_sandbox *l);
 
-int64_t cr_now_ms(void);
 char *cr_new_id(const char *prefix);

@@ -8,13 +8,6 @@
 #include "server/util.h"
 #include "util/xalloc.h"
 
-int64_t cr_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 char *cr_new_id(const char *prefix)
 {
 	unsigned char r[6] = {0};

@@ -27,6 +27,7 @@
 #include "connect/connect.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/xalloc.h"
 
 #define ATTACH_PATH     "/cleanroom.v1.ExecutionService/AttachExecution"
@@ -60,13 +61,6 @@ struct cr_attach {
 	int code;
 	char errbuf[CURL_ERROR_SIZE];
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 cr_attach *cr_attach_new(const cr_client *c)
 {
@@ -176,7 +170,7 @@ static int connect_endpoint(cr_attach *a, cr_error **err)
 /* Waits until the socket is ready for events or the deadline passes. */
 static int wait_socket(cr_attach *a, short events, int64_t deadline, cr_error **err)
 {
-	int64_t left = deadline - now_ms();
+	int64_t left = deadline - cr_monotonic_ms();
 	if (left <= 0)
 		return cr_error_make(err, ETIMEDOUT, CR_REASON_INTERNAL, "attach to %s", a->endpoint);
 	struct pollfd p = {.fd = a->fd, .events = events};
@@ -246,7 +240,7 @@ int cr_attach_flush(cr_attach *a, cr_error **err)
 
 int cr_attach_drain(cr_attach *a, int timeout_ms, cr_error **err)
 {
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = cr_monotonic_ms() + timeout_ms;
 	for (;;) {
 		if (cr_attach_flush(a, err) < 0)
 			return -1;
@@ -379,7 +373,7 @@ static int refused(cr_attach *a, const char *head, long status, int64_t deadline
 
 static int handshake(cr_attach *a, cr_error **err)
 {
-	int64_t deadline = now_ms() + HANDSHAKE_MS;
+	int64_t deadline = cr_monotonic_ms() + HANDSHAKE_MS;
 	if (request_head(a, &a->queue, err) < 0 || cr_attach_drain(a, HANDSHAKE_MS, err) < 0)
 		return -1;
 	cleanup_buf cr_buf head;

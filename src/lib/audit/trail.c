@@ -15,6 +15,7 @@
 
 #include "audit/trail_internal.h"
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/sha256.h"
 #include "util/xalloc.h"
 
@@ -27,13 +28,6 @@ struct cr_audit {
 	size_t repaired;                       /* torn bytes removed at open */
 	bool broken;                           /* a partial line could not be removed */
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Creates the directory that holds path (one level, 0700) when missing, and
  * returns an fd on it to sync the new directory entry. */
@@ -125,11 +119,9 @@ static int recover_chain(cr_audit *a, cr_error **err)
 	cleanup_error cr_error *perr = NULL;
 	if (cr_audit_line_parse(line, len, &r, &perr) < 0)
 		return damaged(a, perr->msg, err);
-	cleanup_free char *body = cr_audit_record_line(&r, false, &n, err);
-	if (!body)
-		return -1;
 	char hex[CR_SHA256_HEX_LEN + 1];
-	cr_sha256_hex(body, n, hex);
+	if (cr_audit_record_digest(&r, hex, err) < 0)
+		return -1;
 	if (strcmp(hex, r.hash) != 0)
 		return damaged(a, "its last event's hash does not match its content", err);
 	a->seq = r.seq;
@@ -237,7 +229,7 @@ int cr_audit_append(cr_audit *a, const cr_audit_event *ev, cr_error **err)
 			"audit trail '%s' ends in a partial line that could not be removed; reopen it",
 			a->path);
 	cleanup_record cr_audit_record r;
-	if (cr_audit_record_from_event(ev, ev->ts_ms ? ev->ts_ms : now_ms(), &r, err) < 0)
+	if (cr_audit_record_from_event(ev, ev->ts_ms ? ev->ts_ms : cr_now_ms(), &r, err) < 0)
 		return -1;
 	r.seq = a->seq + 1;
 	free(r.prev_hash);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "audit/trail.h"
+#include "util/sha256.h"
 
 /* "2024-05-01T12:34:56.789Z": RFC 3339, UTC, milliseconds. */
 #define CR_AUDIT_TS_LEN 24
@@ -26,6 +27,8 @@ int cr_audit_record_from_event(const cr_audit_event *ev, int64_t ts_ms, cr_audit
 
 /* Computes r->hash (replacing it) from the line without "hash" and returns
  * the full canonical line plus its newline, or NULL with *err. */
+/* The hex SHA-256 of r's canonical line without "hash": what r->hash must be. */
+int cr_audit_record_digest(const cr_audit_record *r, char hex[CR_SHA256_HEX_LEN + 1], cr_error **err);
 char *cr_audit_record_seal(cr_audit_record *r, size_t *len, cr_error **err);
 
 /* Marks the error in *err (if any) as integrity damage: EBADMSG. */

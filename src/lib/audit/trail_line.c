@@ -270,14 +270,22 @@ char *cr_audit_record_line(const cr_audit_record *r, bool with_hash, size_t *len
 	return cr_json_canonical(o, len, err);
 }
 
-char *cr_audit_record_seal(cr_audit_record *r, size_t *len, cr_error **err)
+int cr_audit_record_digest(const cr_audit_record *r, char hex[CR_SHA256_HEX_LEN + 1], cr_error **err)
 {
 	size_t n = 0;
 	cleanup_free char *body = cr_audit_record_line(r, false, &n, err);
 	if (!body)
-		return NULL;
-	char hex[CR_SHA256_HEX_LEN + 1];
+		return -1;
 	cr_sha256_hex(body, n, hex);
+	return 0;
+}
+
+char *cr_audit_record_seal(cr_audit_record *r, size_t *len, cr_error **err)
+{
+	size_t n = 0;
+	char hex[CR_SHA256_HEX_LEN + 1];
+	if (cr_audit_record_digest(r, hex, err) < 0)
+		return NULL;
 	free(r->hash);
 	r->hash = cr_xstrdup(hex);
 	cleanup_free char *line = cr_audit_record_line(r, true, &n, err);

@@ -257,11 +257,9 @@ static int verify_line(const char *line, size_t len, uint64_t want, char prev[CR
 				     "prev_hash is not the previous event's hash (an event before it was "
 				     "deleted, edited or moved)");
 	size_t n = 0;
-	cleanup_free char *body = cr_audit_record_line(&r, false, &n, err);
-	if (!body)
-		return -1;
 	char hex[CR_SHA256_HEX_LEN + 1];
-	cr_sha256_hex(body, n, hex);
+	if (cr_audit_record_digest(&r, hex, err) < 0)
+		return -1;
 	if (strcmp(hex, r.hash) != 0)
 		return cr_error_make(err, 0, CR_REASON_INTERNAL,
 				     "hash does not match the content (it was edited)");
@@ -293,8 +291,9 @@ int cr_audit_verify(const char *path, uint64_t *n_ok, cr_error **err)
 		}
 		(*n_ok)++;
 	}
-	if (rc < 0 && is_damage(err))
-		return cr_error_wrap(err, "audit trail '%s': event %llu", path,
-				     (unsigned long long)*n_ok + 1);
+	if (rc < 0) /* damage names the event; an I/O error already names the file */
+		return is_damage(err) ? cr_error_wrap(err, "audit trail '%s': event %llu", path,
+						      (unsigned long long)*n_ok + 1)
+				      : -1;
 	return 0;
 }
