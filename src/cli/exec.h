@@ -119,8 +119,9 @@ void cr_exec_print_error(const cr_exec_run *r, const cr_error *e, bool unreachab
 /* Prints the --json record (with an "error" member when e is not NULL) as
  * the last line of stdout. */
 void cr_exec_print_record(const cr_exec_run *r, const cr_error *e);
-/* The lower-case name of an execution status ("succeeded"). Static. */
-const char *cr_exec_status_name(int status);
+/* The interrupt poll of calls made before the execution exists, and of the
+ * cancel call: only a second interrupt abandons them. */
+int cr_exec_second_interrupt(void *ctx);
 /* Ensures stdout ends a line before the record: remembers the last byte the
  * workload wrote there. */
 void cr_exec_note_stdout(const void *data, size_t len);

@@ -10,6 +10,7 @@
 #include "cleanroom/v1/execution.pb-c.h"
 #include "cli/exec.h"
 #include "connect/connect.h"
+#include "server/util.h"
 #include "util/fileio.h"
 
 static const struct {
@@ -64,22 +65,6 @@ void cr_exec_print_error(const cr_exec_run *r, const cr_error *e, bool unreachab
 	fprintf(stderr, "  hint: %s\n", hint);
 }
 
-const char *cr_exec_status_name(int status)
-{
-	static const char *const names[] = {
-		[CLEANROOM__V1__EXECUTION_STATUS__EXECUTION_STATUS_UNSPECIFIED] = "unspecified",
-		[CLEANROOM__V1__EXECUTION_STATUS__EXECUTION_STATUS_QUEUED] = "queued",
-		[CLEANROOM__V1__EXECUTION_STATUS__EXECUTION_STATUS_RUNNING] = "running",
-		[CLEANROOM__V1__EXECUTION_STATUS__EXECUTION_STATUS_SUCCEEDED] = "succeeded",
-		[CLEANROOM__V1__EXECUTION_STATUS__EXECUTION_STATUS_FAILED] = "failed",
-		[CLEANROOM__V1__EXECUTION_STATUS__EXECUTION_STATUS_CANCELED] = "canceled",
-		[CLEANROOM__V1__EXECUTION_STATUS__EXECUTION_STATUS_TIMED_OUT] = "timed_out",
-	};
-	if (status < 0 || (size_t)status >= sizeof(names) / sizeof(names[0]))
-		return "unspecified";
-	return names[status];
-}
-
 static json_t *opt_string(const char *s)
 {
 	return s && *s ? json_string(s) : json_null();
@@ -105,7 +90,7 @@ static const char *record_status(const cr_exec_run *r, const cr_error *e)
 		return "detached";
 	if (e || !r->got_exit)
 		return "error";
-	return cr_exec_status_name(r->status);
+	return cr_execution_status_name(r->status);
 }
 
 void cr_exec_print_record(const cr_exec_run *r, const cr_error *e)

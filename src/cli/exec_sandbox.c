@@ -19,6 +19,7 @@
 #include "cli/exec.h"
 #include "cli/private_server.h"
 #include "server/http.h"
+#include "server/util.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 #include "workspace/workspace.h"
@@ -37,30 +38,19 @@ typedef Cleanroom__V1__Sandbox Sandbox;
 /* Unary calls made before the execution exists are not abandoned on the
  * first interrupt (the server would create what we no longer know about);
  * exec.c checks for an interrupt between steps. A second one abandons. */
-static int setup_poll(void *ctx)
+int cr_exec_second_interrupt(void *ctx)
 {
 	(void)ctx;
 	return cr_exec_interrupts(NULL) >= 2;
-}
-
-static int ping(cr_exec_run *r, cr_error **err)
-{
-	Cleanroom__V1__GetServerStatusRequest req = CLEANROOM__V1__GET_SERVER_STATUS_REQUEST__INIT;
-	ProtobufCMessage *resp = NULL;
-	if (cr_client_unary(r->client, ADM, "GetServerStatus", &req.base,
-			    &cleanroom__v1__get_server_status_response__descriptor, &resp, err) < 0)
-		return -1;
-	protobuf_c_message_free_unpacked(resp, NULL);
-	return 0;
 }
 
 int cr_exec_connect(cr_exec_run *r, cr_error **err)
 {
 	if (cr_client_open(r->endpoint, &r->client, err) < 0)
 		return -1;
-	cr_client_set_poll(r->client, setup_poll, NULL);
+	cr_client_set_poll(r->client, cr_exec_second_interrupt, NULL);
 	cr_error *first = NULL;
-	if (ping(r, &first) == 0)
+	if (cr_client_ping(r->client, &first) == 0)
 		return 0;
 	if (r->endpoint_explicit || !cr_client_unreachable(r->client)) {
 		*err = first;
@@ -72,7 +62,7 @@ int cr_exec_connect(cr_exec_run *r, cr_error **err)
 	if (started < 0)
 		return -1;
 	r->started_server = started == 1;
-	return ping(r, err);
+	return cr_client_ping(r->client, err);
 }
 
 int cr_exec_compile(cr_exec_run *r, char **compiled, char **repo_root, cr_error **err)
@@ -97,26 +87,11 @@ int cr_exec_compile(cr_exec_run *r, char **compiled, char **repo_root, cr_error 
 	return ok ? 0 : -1;
 }
 
-static const char *sandbox_status_name(int status)
-{
-	const ProtobufCEnumValue *v =
-		protobuf_c_enum_descriptor_get_value(&cleanroom__v1__sandbox_status__descriptor, status);
-	return v ? v->name + strlen("SANDBOX_STATUS_") : "UNKNOWN";
-}
-
-/* "stopped": lower case, as the other commands print statuses. */
-static void lower(char *s)
-{
-	for (; *s; s++)
-		*s = (char)tolower((unsigned char)*s);
-}
-
 /* A sandbox that is not READY as an error: its own reason when it failed. */
 static int not_ready(const Sandbox *s, cr_error **err)
 {
 	cr_reason reason = *s->reason ? cr_reason_from_name(s->reason) : CR_REASON_NONE;
-	cleanup_free char *status = cr_xstrdup(sandbox_status_name(s->status));
-	lower(status);
+	const char *status = cr_sandbox_status_name(s->status);
 	return cr_error_make(err, 0, reason != CR_REASON_NONE ? reason : CR_REASON_RUNTIME_LAUNCH_FAILED,
 			     "sandbox %s is %s%s%s", s->sandbox_id, status, *s->message ? ": " : "",
 			     s->message);

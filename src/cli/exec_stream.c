@@ -101,13 +101,6 @@ static int on_event(void *ctx, const ProtobufCMessage *m)
 	return 0;
 }
 
-/* The cancel call's own poll: a second interrupt abandons it (detach). */
-static int cancel_poll(void *ctx)
-{
-	(void)ctx;
-	return cr_exec_interrupts(NULL) >= 2;
-}
-
 static void send_cancel(cr_exec_run *r, int sig)
 {
 	const char *name = sigabbrev_np(sig);
@@ -125,7 +118,7 @@ static void send_cancel(cr_exec_run *r, int sig)
 	req.signal = sig;
 	ProtobufCMessage *resp = NULL;
 	if (cr_client_open(r->endpoint, &c, &e) == 0) {
-		cr_client_set_poll(c, cancel_poll, NULL);
+		cr_client_set_poll(c, cr_exec_second_interrupt, NULL);
 		if (cr_client_unary(c, EXE, "CancelExecution", &req.base,
 				    &cleanroom__v1__cancel_execution_response__descriptor, &resp, &e) == 0)
 			protobuf_c_message_free_unpacked(resp, NULL);

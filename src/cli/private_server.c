@@ -49,14 +49,8 @@ static int answers(const char *endpoint, cr_error **err)
 	cr_client *c = NULL;
 	if (cr_client_open(endpoint, &c, err) < 0)
 		return -1;
-	Cleanroom__V1__GetServerStatusRequest req = CLEANROOM__V1__GET_SERVER_STATUS_REQUEST__INIT;
-	ProtobufCMessage *resp = NULL;
 	cr_error *e = NULL;
-	int r = cr_client_unary(c, "cleanroom.v1.AdminService", "GetServerStatus", &req.base,
-				&cleanroom__v1__get_server_status_response__descriptor, &resp, &e);
-	int up = r == 0 || !cr_client_unreachable(c);
-	if (resp)
-		protobuf_c_message_free_unpacked(resp, NULL);
+	int up = cr_client_ping(c, &e) == 0 || !cr_client_unreachable(c);
 	cr_error_free(e);
 	cr_client_free(c);
 	return up;

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/un.h>
 
+#include "cleanroom/v1/admin.pb-c.h"
 #include "cli/client/internal.h"
 #include "config.h"
 #include "server/http.h"
@@ -452,4 +453,15 @@ int cr_client_stream(cr_client *c, const char *service, const char *method, cons
 	}
 	call_clear(&k);
 	return r;
+}
+
+int cr_client_ping(cr_client *c, cr_error **err)
+{
+	Cleanroom__V1__GetServerStatusRequest req = CLEANROOM__V1__GET_SERVER_STATUS_REQUEST__INIT;
+	ProtobufCMessage *resp = NULL;
+	if (cr_client_unary(c, "cleanroom.v1.AdminService", "GetServerStatus", &req.base,
+			    &cleanroom__v1__get_server_status_response__descriptor, &resp, err) < 0)
+		return -1;
+	protobuf_c_message_free_unpacked(resp, NULL);
+	return 0;
 }

@@ -66,6 +66,10 @@ int cr_client_last_code(const cr_client *c);
  * the call (it then fails with reason internal, "call abandoned"). */
 void cr_client_set_poll(cr_client *c, cr_client_poll_fn on_poll, void *ctx);
 
+/* Asks the server for its status and drops the answer: 0 when it answered
+ * successfully (see cr_client_unreachable after a failure). */
+int cr_client_ping(cr_client *c, cr_error **err);
+
 /* ---- additions (interactive sessions) ----------------------------------------
  * AttachExecution, the bidirectional call, is not made through cr_client_*
  * calls: client/attach.h opens its own upgraded connection on the endpoint of
