@@ -3,10 +3,13 @@
  * doctor check list shared by all backends. */
 #include "backend/backend.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/clock.h"
 #include "util/xalloc.h"
 
 const struct cr_backend *const cr_backends[] = {&cr_backend_netns, NULL};
@@ -49,4 +52,34 @@ void cr_checks_clear(cr_checks *c)
 	}
 	free(c->items);
 	*c = (cr_checks){0};
+}
+
+int cr_backend_provision(const struct cr_backend *be, const cr_sandbox_spec *spec, int timeout_ms,
+			 cr_sandbox **out, cr_error **err)
+{
+	cr_sandbox *sb = NULL;
+	if (be->provision_start(spec, &sb, err) < 0)
+		return -1;
+	int64_t deadline = cr_monotonic_ms() + timeout_ms;
+	for (;;) {
+		int r = be->provision_step(sb, err);
+		if (r == 1) {
+			*out = sb;
+			return 0;
+		}
+		int64_t left = deadline - cr_monotonic_ms();
+		if (r == 0 && left <= 0)
+			r = cr_error_make(err, ETIMEDOUT, CR_REASON_RUNTIME_LAUNCH_FAILED,
+					  "the sandbox was not ready after %d ms", timeout_ms);
+		if (r < 0) {
+			be->terminate(sb, NULL);
+			return -1;
+		}
+		struct pollfd p = {.fd = be->event_fd(sb), .events = POLLIN};
+		if (poll(&p, 1, (int)left) < 0 && errno != EINTR) {
+			cr_error_make(err, errno, CR_REASON_INTERNAL, "poll the sandbox");
+			be->terminate(sb, NULL);
+			return -1;
+		}
+	}
 }

@@ -101,9 +101,14 @@ struct cr_backend {
 	void (*capabilities)(cr_backend_caps *out);
 	/* Host checks for `cleanroom doctor`. */
 	void (*doctor)(cr_checks *out);
-	/* Creates a sandbox and starts its agent; returns when it is ready for
-	 * executions. On failure nothing is left behind. */
-	int (*provision)(const cr_sandbox_spec *spec, cr_sandbox **out, cr_error **err);
+	/* Creates a sandbox and starts its agent without waiting for it: returns
+	 * at once with *out set (provisioning goes on in the background). On
+	 * failure nothing is left behind. */
+	int (*provision_start)(const cr_sandbox_spec *spec, cr_sandbox **out, cr_error **err);
+	/* Makes progress without blocking, when event_fd is readable: 1 = ready
+	 * for executions, 0 = not yet, -1 = provisioning failed (*err says why;
+	 * the caller terminates sb). Returns 1 once ready. */
+	int (*provision_step)(cr_sandbox *sb, cr_error **err);
 	/* Starts an execution; its id is returned in *exec_id. */
 	int (*exec)(cr_sandbox *sb, const cr_exec_spec *spec, uint32_t *exec_id, cr_error **err);
 	int (*write_stdin)(cr_sandbox *sb, uint32_t exec_id, const void *data, size_t len, cr_error **err);
@@ -140,6 +145,13 @@ const struct cr_backend *cr_backend_find(const char *name);
 /* The hidden `__agent` command of the binary: what a sandbox runs as its
  * PID 1 (see netns/agent_entry.c). */
 int cr_backend_agent_main(int argc, char **argv);
+
+/* Provisions synchronously: provision_start, then provision_step whenever
+ * event_fd is readable, for at most timeout_ms. On failure or timeout the
+ * sandbox is terminated and nothing is left. For tools and tests; the server
+ * drives the two steps from its event loop. */
+int cr_backend_provision(const struct cr_backend *be, const cr_sandbox_spec *spec, int timeout_ms,
+			 cr_sandbox **out, cr_error **err);
 
 /* Looks a capability up; false when absent. */
 bool cr_backend_caps_get(const cr_backend_caps *c, const char *key);

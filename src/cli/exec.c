@@ -79,13 +79,17 @@ static int step_upload(cr_exec_run *r, struct plan *p, cr_error **err)
 {
 	const char *dir = r->opts->workspace ? r->opts->workspace : p->repo_root;
 	if (r->opts->no_workspace || !dir)
-		return 1;
+		return 1; /* the execution may be created at once: it waits QUEUED on the server */
+	if (cr_exec_wait_ready(r, err) < 0)
+		return -1;
 	return cr_exec_upload(r, dir, err);
 }
 
 static int step_execute(cr_exec_run *r, struct plan *p, cr_error **err)
 {
 	(void)p;
+	if (r->opts->attach && cr_exec_wait_ready(r, err) < 0) /* attaching needs a READY sandbox */
+		return -1;
 	if (cr_exec_create_execution(r, err) < 0)
 		return -1;
 	if (r->opts->attach) /* -i/-t: bidirectional (spec §5.4.1) */

@@ -75,6 +75,7 @@ typedef struct cr_exec_run {
 	cr_client *client;      /* every call but CancelExecution */
 	char *sandbox_id, *execution_id, *run_id, *policy_hash;
 	bool created_sandbox; /* ours: terminated at the end unless --keep or detached */
+	bool provisioning;    /* created and not READY yet (cr_exec_wait_ready) */
 	bool started_server;
 	/* the exit payload */
 	bool got_exit;
@@ -96,6 +97,9 @@ int cr_exec_interrupts(int *last_signal);
 int cr_exec_connect(cr_exec_run *r, cr_error **err);
 int cr_exec_compile(cr_exec_run *r, char **compiled, char **repo_root, cr_error **err);
 int cr_exec_create_sandbox(cr_exec_run *r, const char *compiled, cr_error **err);
+/* Waits until the sandbox just created is READY (following its events); at
+ * once when it already was. */
+int cr_exec_wait_ready(cr_exec_run *r, cr_error **err);
 int cr_exec_select_sandbox(cr_exec_run *r, cr_error **err);
 int cr_exec_upload(cr_exec_run *r, const char *dir, cr_error **err);
 /* Terminates the sandbox when this run created it and neither --keep nor a

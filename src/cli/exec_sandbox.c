@@ -30,8 +30,6 @@
 /* What one UploadSandboxFiles request may carry: the server's body cap less
  * room for the request's other fields. */
 #define MAX_ARCHIVE_BYTES ((size_t)CR_HTTP_MAX_BODY_BYTES - (64u << 10))
-#define READY_WAIT_MS     120000
-#define READY_POLL_MS     100
 
 typedef Cleanroom__V1__Sandbox Sandbox;
 
@@ -114,31 +112,52 @@ static int get_sandbox(cr_exec_run *r, const char *id, Cleanroom__V1__GetSandbox
 	return 0;
 }
 
-/* Waits while a new sandbox is PROVISIONING. */
-static int wait_ready(cr_exec_run *r, cr_error **err)
+struct ready_wait {
+	int status;                    /* the last status seen */
+	char reason[64], message[512]; /* of a failure */
+};
+
+static int on_sandbox_event(void *ctx, const ProtobufCMessage *m)
 {
-	for (int waited = 0; waited < READY_WAIT_MS; waited += READY_POLL_MS) {
-		Cleanroom__V1__GetSandboxResponse *g = NULL;
-		if (get_sandbox(r, r->sandbox_id, &g, err) < 0)
-			return -1;
-		int status = g->sandbox->status;
-		int rc = status == CLEANROOM__V1__SANDBOX_STATUS__SANDBOX_STATUS_READY ? 0
-			 : status == CLEANROOM__V1__SANDBOX_STATUS__SANDBOX_STATUS_PROVISIONING
-				 ? 1
-				 : not_ready(g->sandbox, err);
-		protobuf_c_message_free_unpacked(&g->base, NULL);
-		if (rc <= 0)
-			return rc;
-		if (cr_exec_interrupts(NULL) > 0)
-			return cr_error_make(err, 0, CR_REASON_EXECUTION_CANCELED,
-					     "interrupted while sandbox %s was "
-					     "provisioning",
-					     r->sandbox_id);
-		struct timespec ts = {0, READY_POLL_MS * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-	return cr_error_make(err, 0, CR_REASON_RUNTIME_LAUNCH_FAILED, "sandbox %s was not READY after %d s",
-			     r->sandbox_id, READY_WAIT_MS / 1000);
+	struct ready_wait *w = ctx;
+	const Cleanroom__V1__SandboxEvent *ev = (const void *)m;
+	w->status = ev->status;
+	snprintf(w->reason, sizeof(w->reason), "%s", ev->reason);
+	snprintf(w->message, sizeof(w->message), "%s", ev->message);
+	return ev->status != CLEANROOM__V1__SANDBOX_STATUS__SANDBOX_STATUS_PROVISIONING;
+}
+
+static int interrupted(void *ctx)
+{
+	(void)ctx;
+	return cr_exec_interrupts(NULL) > 0;
+}
+
+int cr_exec_wait_ready(cr_exec_run *r, cr_error **err)
+{
+	if (!r->provisioning)
+		return 0;
+	r->provisioning = false;
+	Cleanroom__V1__StreamSandboxEventsRequest req = CLEANROOM__V1__STREAM_SANDBOX_EVENTS_REQUEST__INIT;
+	req.sandbox_id = r->sandbox_id;
+	req.follow = true;
+	struct ready_wait w = {.status = CLEANROOM__V1__SANDBOX_STATUS__SANDBOX_STATUS_PROVISIONING};
+	int s = cr_client_stream(r->client, SBX, "StreamSandboxEvents", &req.base,
+				 &cleanroom__v1__sandbox_event__descriptor, on_sandbox_event, interrupted, &w,
+				 err);
+	if (s < 0)
+		return -1;
+	if (w.status == CLEANROOM__V1__SANDBOX_STATUS__SANDBOX_STATUS_READY)
+		return 0;
+	if (cr_exec_interrupts(NULL) > 0)
+		return cr_error_make(err, 0, CR_REASON_EXECUTION_CANCELED,
+				     "interrupted while sandbox %s was provisioning", r->sandbox_id);
+	Sandbox sb = CLEANROOM__V1__SANDBOX__INIT;
+	sb.sandbox_id = r->sandbox_id;
+	sb.status = w.status;
+	sb.reason = w.reason;
+	sb.message = w.message;
+	return not_ready(&sb, err);
 }
 
 static void take_sandbox(cr_exec_run *r, const Sandbox *s)
@@ -167,10 +186,11 @@ int cr_exec_create_sandbox(cr_exec_run *r, const char *compiled, cr_error **err)
 	} else {
 		take_sandbox(r, c->sandbox);
 		r->created_sandbox = true;
-		if (c->sandbox->status != CLEANROOM__V1__SANDBOX_STATUS__SANDBOX_STATUS_READY)
-			rc = c->sandbox->status == CLEANROOM__V1__SANDBOX_STATUS__SANDBOX_STATUS_PROVISIONING
-				     ? wait_ready(r, err)
-				     : not_ready(c->sandbox, err);
+		r->provisioning =
+			c->sandbox->status == CLEANROOM__V1__SANDBOX_STATUS__SANDBOX_STATUS_PROVISIONING;
+		if (c->sandbox->status != CLEANROOM__V1__SANDBOX_STATUS__SANDBOX_STATUS_READY &&
+		    !r->provisioning)
+			rc = not_ready(c->sandbox, err);
 	}
 	protobuf_c_message_free_unpacked(resp, NULL);
 	return rc;

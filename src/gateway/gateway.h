@@ -34,7 +34,7 @@ struct evdns_base;
  * (registry and git fronts, issue 7) and the explicit proxy port that
  * HTTP_PROXY names. Both are seen by tproxy.c as original destinations on the
  * gateway's own address. */
-#define CR_GW_FRONT_PORT 80
+#define CR_GW_FRONT_PORT          80
 #define CR_GW_EXPLICIT_PROXY_PORT 3128
 
 typedef struct cr_gw_names cr_gw_names; /* names.c */
@@ -86,11 +86,11 @@ typedef struct cr_gw_event {
 	const char *protocol; /* "dns", "tls", "http", "tcp", "connect" */
 	const char *host;     /* the destination name as identified, or the IP literal; may be NULL */
 	uint16_t port;
-	const char *ip;       /* original destination IP; may be NULL */
-	const char *rule;     /* deciding rule's origin ("sandbox.network.allow[0]") or step name */
-	cr_reason reason;     /* CR_REASON_NONE for allows */
-	const char *qtype;    /* DNS: "A", "AAAA", ... */
-	const char *detail;   /* one line: what happened (upstream error, forged SNI, ...) */
+	const char *ip;     /* original destination IP; may be NULL */
+	const char *rule;   /* deciding rule's origin ("sandbox.network.allow[0]") or step name */
+	cr_reason reason;   /* CR_REASON_NONE for allows */
+	const char *qtype;  /* DNS: "A", "AAAA", ... */
+	const char *detail; /* one line: what happened (upstream error, forged SNI, ...) */
 } cr_gw_event;
 
 /* Writes one JSON object line to cfg.audit_fd (non-blocking; counted in

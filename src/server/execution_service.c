@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* execution_service.c -- ExecutionService: create (start a command in a
- * READY sandbox, with an optional timeout), get, list, cancel, and the end
+ * READY sandbox, or QUEUED until a provisioning sandbox is READY; with an
+ * optional timeout), get, list, cancel, and the end
  * of an execution (cr_exec_finish: store, audit, followers). Streaming is in
  * execution_stream.c; output and exits arrive through pump.c. */
 #include <errno.h>
@@ -19,6 +20,32 @@
 #define MAX_ARGS      4096
 #define MAX_ENV       1024
 #define MAX_TIMEOUT_S (7 * 24 * 3600)
+
+static char **strv_copy(char *const *v, size_t n)
+{
+	char **out = cr_xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		out[i] = cr_xstrdup(v[i]);
+	return out;
+}
+
+static void strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void exec_free(cr_live_exec *x)
+{
+	if (x->timeout_ev)
+		event_free(x->timeout_ev);
+	strv_free(x->argv);
+	strv_free(x->env);
+	free(x->cwd);
+	free(x->id);
+	free(x);
+}
 
 Cleanroom__V1__Execution *cr_execution_message(const cr_execution_row *r)
 {
@@ -93,10 +120,7 @@ void cr_exec_finish(cr_live_sandbox *l, cr_live_exec *x, const cr_exec_end *e)
 	cr_server_audit(srv, finish_kind(e->status), &ctx, e->reason, detail);
 	send_exit(l, x, e);
 	unlink_exec(l, x);
-	if (x->timeout_ev)
-		event_free(x->timeout_ev);
-	free(x->id);
-	free(x);
+	exec_free(x);
 }
 
 static void on_timeout(evutil_socket_t fd, short what, void *arg)
@@ -137,33 +161,92 @@ static int check_request(const Cleanroom__V1__CreateExecutionRequest *req, cr_er
 	return 0;
 }
 
-static cr_live_exec *start(cr_live_sandbox *l, const Cleanroom__V1__CreateExecutionRequest *req, char **argv,
-			   cr_error **err)
+/* A live execution holding its request (argv, env, cwd, tty, timeout). */
+static cr_live_exec *exec_new(cr_live_sandbox *l, const Cleanroom__V1__CreateExecutionRequest *req)
 {
 	const Cleanroom__V1__ExecutionOptions *o = req->options;
-	cleanup_free char **env = cr_xcalloc((o ? o->n_env : 0) + 1, sizeof(char *));
-	if (o && o->n_env)
-		memcpy(env, o->env, o->n_env * sizeof(char *));
-	cr_exec_spec spec = {.argv = argv,
-			     .extra_env = env,
-			     .cwd = o && o->cwd && *o->cwd ? o->cwd : NULL,
-			     .tty = o && o->tty};
-	uint32_t backend_id = 0;
-	if (l->backend->exec(l->sb, &spec, &backend_id, err) < 0)
-		return NULL;
 	cr_live_exec *x = cr_xcalloc(1, sizeof(*x));
 	*x = (cr_live_exec){.id = cr_new_id("ex-"),
-			    .backend_id = backend_id,
 			    .owner = l,
-			    .timeout_s = o ? o->timeout_seconds : 0,
-			    .next = l->execs};
-	l->execs = x;
+			    .argv = strv_copy(req->command, req->n_command),
+			    .env = strv_copy(o ? o->env : NULL, o ? o->n_env : 0),
+			    .cwd = o && o->cwd && *o->cwd ? cr_xstrdup(o->cwd) : NULL,
+			    .tty = o && o->tty,
+			    .timeout_s = o ? o->timeout_seconds : 0};
+	return x;
+}
+
+/* Starts x in its (READY) sandbox and arms its timeout. */
+static int run(cr_live_sandbox *l, cr_live_exec *x, cr_error **err)
+{
+	cr_exec_spec spec = {.argv = x->argv, .extra_env = x->env, .cwd = x->cwd, .tty = x->tty};
+	if (l->backend->exec(l->sb, &spec, &x->backend_id, err) < 0)
+		return -1;
+	x->queued = false;
 	if (x->timeout_s > 0) {
 		x->timeout_ev = evtimer_new(l->srv->base, on_timeout, x);
 		struct timeval tv = {.tv_sec = x->timeout_s};
 		evtimer_add(x->timeout_ev, &tv);
 	}
-	return x;
+	return 0;
+}
+
+static void audit_start(cr_live_sandbox *l, cr_live_exec *x)
+{
+	cr_audit_ctx ctx = cr_live_audit_ctx(l);
+	ctx.execution_id = x->id;
+	json_t *cmd = json_array();
+	for (size_t i = 0; x->argv[i]; i++)
+		json_array_append_new(cmd, json_stringn(x->argv[i], strlen(x->argv[i])));
+	cleanup_free char *cmd_text = json_dumps(cmd, JSON_COMPACT);
+	json_decref(cmd);
+	const char *detail[] = {"command", cmd_text ? cmd_text : "", NULL};
+	cr_server_audit(l->srv, x->queued ? "execution.queued" : "execution.started", &ctx, CR_REASON_NONE,
+			detail);
+}
+
+/* Ends an execution that never started: 130 when canceled, else 127 (as a
+ * command that could not be started). */
+static void finish_unstarted(cr_live_sandbox *l, cr_live_exec *x, int status, cr_reason reason,
+			     const char *message)
+{
+	cr_exec_end e = {
+		.status = status, .exit_code = status == CR_EX_CANCELED ? 130 : 127, .reason = reason};
+	snprintf(e.message, sizeof(e.message), "%s", message);
+	cr_exec_finish(l, x, &e);
+}
+
+void cr_execution_start_queued(cr_live_sandbox *l)
+{
+	size_t n = 0;
+	for (cr_live_exec *x = l->execs; x; x = x->next)
+		n += x->queued;
+	cleanup_free cr_live_exec **order = cr_xcalloc(n + 1, sizeof(*order));
+	size_t i = n;
+	for (cr_live_exec *x = l->execs; x; x = x->next)
+		if (x->queued)
+			order[--i] = x; /* the list is newest first; start the oldest first */
+	for (i = 0; i < n; i++) {
+		cr_live_exec *x = order[i];
+		cleanup_error cr_error *err = NULL;
+		if (run(l, x, &err) < 0) {
+			finish_unstarted(l, x, CR_EX_FAILED,
+					 err->reason ? err->reason : CR_REASON_RUNTIME_LAUNCH_FAILED,
+					 err->msg);
+			continue;
+		}
+		if (cr_store_execution_set_running(l->srv->store, x->id, cr_now_ms(), &err) < 0)
+			fprintf(stderr, "cleanroom serve: record the start of %s: %s\n", x->id, err->msg);
+		audit_start(l, x);
+	}
+}
+
+/* The sandbox an execution is created in: READY, or still provisioning
+ * (the execution is then QUEUED). */
+static int target_sandbox(cr_server *srv, const char *id, cr_live_sandbox **out, cr_error **err)
+{
+	*out = cr_server_find_live(srv, id);
+	return *out ? 0 : cr_server_running_sandbox(srv, id, out, err);
 }
 
 int cr_execution_create(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
@@ -171,14 +254,16 @@ int cr_execution_create(cr_server *srv, const cr_api_call *call, const ProtobufC
 {
 	const Cleanroom__V1__CreateExecutionRequest *req = (const void *)in;
 	cr_live_sandbox *l = NULL;
-	if (check_request(req, err) < 0 || cr_server_running_sandbox(srv, req->sandbox_id, &l, err) < 0)
+	if (check_request(req, err) < 0 || target_sandbox(srv, req->sandbox_id, &l, err) < 0)
 		return -1;
-	/* protobuf-c's repeated fields are counted, not NULL-terminated */
-	cleanup_free char **argv = cr_xcalloc(req->n_command + 1, sizeof(char *));
-	memcpy(argv, req->command, req->n_command * sizeof(char *));
-	cr_live_exec *x = start(l, req, argv, err);
-	if (!x)
+	cr_live_exec *x = exec_new(l, req);
+	x->queued = !l->ready;
+	if (l->ready && run(l, x, err) < 0) {
+		exec_free(x);
 		return -1;
+	}
+	x->next = l->execs;
+	l->execs = x;
 	int64_t t = cr_now_ms();
 	cr_execution_row row = {.execution_id = x->id,
 				.sandbox_id = l->id,
@@ -186,24 +271,16 @@ int cr_execution_create(cr_server *srv, const cr_api_call *call, const ProtobufC
 				.actor = (char *)call->actor,
 				.reason = "",
 				.message = "",
-				.command = argv,
-				.status = CR_EX_RUNNING,
+				.command = x->argv,
+				.status = x->queued ? CR_EX_QUEUED : CR_EX_RUNNING,
 				.exit_code = -1,
-				.tty = req->options && req->options->tty,
+				.tty = x->tty,
 				.timeout_s = x->timeout_s,
 				.created_ms = t,
-				.started_ms = t};
+				.started_ms = x->queued ? 0 : t};
 	if (cr_store_execution_put(srv->store, &row, err) < 0)
 		return -1; /* the process runs on; recording its end fails too, and says so */
-	cr_audit_ctx ctx = cr_live_audit_ctx(l);
-	ctx.execution_id = x->id;
-	json_t *cmd = json_array();
-	for (size_t i = 0; i < req->n_command; i++)
-		json_array_append_new(cmd, json_stringn(req->command[i], strlen(req->command[i])));
-	cleanup_free char *cmd_text = json_dumps(cmd, JSON_COMPACT);
-	json_decref(cmd);
-	const char *detail[] = {"command", cmd_text ? cmd_text : "", NULL};
-	cr_server_audit(srv, "execution.started", &ctx, CR_REASON_NONE, detail);
+	audit_start(l, x);
 	Cleanroom__V1__CreateExecutionResponse *r = cr_xmalloc(sizeof(*r));
 	cleanroom__v1__create_execution_response__init(r);
 	r->execution = cr_execution_message(&row);
@@ -289,8 +366,13 @@ int cr_execution_cancel(cr_server *srv, const cr_api_call *call, const ProtobufC
 	if (cr_execution_lookup(srv, req->sandbox_id, req->execution_id, &row, err) < 0)
 		return -1;
 	cr_live_exec *x = cr_execution_find_live(srv, row.sandbox_id, row.execution_id);
+	bool live = x != NULL;
 	int rc = 0;
-	if (x) {
+	if (x && x->queued) {
+		finish_unstarted(x->owner, x, CR_EX_CANCELED, CR_REASON_EXECUTION_CANCELED,
+				 "canceled before it started");
+		row.status = CR_EX_CANCELED;
+	} else if (x) {
 		cr_live_sandbox *l = x->owner;
 		x->cancel_requested = true;
 		rc = l->backend->signal(l->sb, x->backend_id, req->signal ? req->signal : SIGINT, err);
@@ -299,7 +381,7 @@ int cr_execution_cancel(cr_server *srv, const cr_api_call *call, const ProtobufC
 	cleanroom__v1__cancel_execution_response__init(r);
 	r->sandbox_id = cr_xstrdup(row.sandbox_id);
 	r->execution_id = cr_xstrdup(row.execution_id);
-	r->accepted = x && rc == 0;
+	r->accepted = live && rc == 0;
 	r->status = (Cleanroom__V1__ExecutionStatus)row.status;
 	cr_execution_row_clear(&row);
 	if (rc < 0) {

@@ -169,6 +169,10 @@ static void on_events(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	cr_live_sandbox *l = arg;
+	if (!l->ready) {
+		cr_provision_step(l);
+		return;
+	}
 	cr_error *err = NULL;
 	cr_exec_event ev;
 	int r = 0;
@@ -213,10 +217,11 @@ void cr_pump_fail_all(cr_live_sandbox *l, cr_reason reason, const char *message)
 	while (l->execs) {
 		cr_live_exec *x = l->execs;
 		cr_exec_end e = {.status = x->cancel_requested ? CR_EX_CANCELED : CR_EX_FAILED,
-				 .exit_code = 137,
-				 .term_signal = 9,
+				 .exit_code = x->queued ? 127 : 137,
+				 .term_signal = x->queued ? 0 : 9,
 				 .reason = x->cancel_requested ? CR_REASON_EXECUTION_CANCELED : reason};
-		snprintf(e.message, sizeof(e.message), "killed: %s", message);
+		snprintf(e.message, sizeof(e.message), "%s: %s", x->queued ? "not started" : "killed",
+			 message);
 		cr_exec_finish(l, x, &e);
 	}
 }

@@ -3,9 +3,8 @@
  * and hash-checked, launch validation, provisioning), get, list and
  * terminate, and the one place a sandbox's status changes
  * (cr_server_sandbox_status: store, event log, followers, audit). Records
- * live in the state store; live handles in the server. Provisioning runs on
- * the event loop and is bounded by the backend (tens of milliseconds, see
- * bench/README.md); docs/internals/server.md says why. */
+ * live in the state store; live handles in the server. Provisioning goes on
+ * in the background (provision.c): CreateSandbox answers PROVISIONING. */
 #include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -112,52 +111,6 @@ void cr_server_sandbox_status(cr_server *srv, const char *id, int status, cr_rea
 	}
 }
 
-static cr_live_sandbox *add_live(cr_server *srv, const struct cr_backend *be, cr_sandbox *sb,
-				 const cr_sandbox_row *row)
-{
-	cr_live_sandbox *l = cr_xcalloc(1, sizeof(*l));
-	*l = (cr_live_sandbox){.id = cr_xstrdup(row->sandbox_id),
-			       .run_id = cr_xstrdup(row->run_id),
-			       .policy_hash = cr_xstrdup(row->policy_hash),
-			       .actor = cr_xstrdup(row->actor),
-			       .backend = be,
-			       .sb = sb,
-			       .srv = srv,
-			       .next = srv->live};
-	srv->live = l;
-	cr_pump_attach(l);
-	cr_ttl_arm(l, row->expires_ms);
-	return l;
-}
-
-static int launch(cr_server *srv, const struct cr_backend *be, const cr_policy *p, cr_sandbox_row *row,
-		  cr_error **err)
-{
-	if (cr_store_sandbox_put(srv->store, row, err) < 0)
-		return -1;
-	cr_audit_ctx ctx = {.run_id = row->run_id,
-			    .sandbox_id = row->sandbox_id,
-			    .actor = row->actor,
-			    .backend = be->name,
-			    .policy_hash = row->policy_hash};
-	cr_server_audit(srv, "sandbox.created", &ctx, CR_REASON_NONE, NULL);
-	cr_server_sandbox_status(srv, row->sandbox_id, CR_SB_PROVISIONING, CR_REASON_NONE, "provisioning");
-	cr_sandbox_spec spec = {.sandbox_id = row->sandbox_id, .policy = p, .state_dir = srv->state_dir};
-	cr_sandbox *sb = NULL;
-	if (be->provision(&spec, &sb, err) < 0) {
-		const char *detail[] = {"message", (*err)->msg, NULL};
-		cr_server_sandbox_status(srv, row->sandbox_id, CR_SB_FAILED, CR_REASON_RUNTIME_LAUNCH_FAILED,
-					 (*err)->msg);
-		cr_server_audit(srv, "sandbox.failed", &ctx, CR_REASON_RUNTIME_LAUNCH_FAILED, detail);
-		return -1;
-	}
-	add_live(srv, be, sb, row);
-	row->status = CR_SB_READY;
-	row->updated_ms = cr_now_ms();
-	cr_server_sandbox_status(srv, row->sandbox_id, CR_SB_READY, CR_REASON_NONE, "ready");
-	return 0;
-}
-
 /* The sandbox's time to live: the request's, else the policy's, capped by
  * the server's maximum. */
 static int64_t ttl_seconds(const cr_server *srv, const Cleanroom__V1__CreateSandboxRequest *req,
@@ -210,7 +163,7 @@ int cr_sandbox_create(cr_server *srv, const cr_api_call *call, const ProtobufCMe
 			      .created_ms = t,
 			      .updated_ms = t,
 			      .expires_ms = ttl > 0 ? t + ttl * 1000 : 0};
-	if (launch(srv, be, p, &row, err) < 0)
+	if (cr_provision_launch(srv, be, p, &row, err) < 0)
 		return -1;
 	Cleanroom__V1__CreateSandboxResponse *r = cr_xmalloc(sizeof(*r));
 	cleanroom__v1__create_sandbox_response__init(r);
@@ -231,8 +184,13 @@ int cr_server_sandbox_row(cr_server *srv, const char *id, cr_sandbox_row *row, c
 int cr_server_running_sandbox(cr_server *srv, const char *id, cr_live_sandbox **out, cr_error **err)
 {
 	*out = cr_server_find_live(srv, id);
-	if (*out)
+	if (*out && (*out)->ready)
 		return 0;
+	if (*out)
+		return cr_error_status(err, EBUSY, CR_REASON_NONE,
+				       "sandbox '%s' is still provisioning; wait until it is READY "
+				       "(GetSandbox or StreamSandboxEvents)",
+				       id);
 	cr_sandbox_row row;
 	if (cr_server_sandbox_row(srv, id, &row, err) < 0)
 		return -1;
@@ -303,8 +261,11 @@ int cr_server_destroy_live(cr_server *srv, cr_live_sandbox *l, cr_reason reason,
 		event_free(l->ttl_ev);
 	if (l->resume_ev)
 		event_free(l->resume_ev);
-	l->event_ev = l->ttl_ev = l->resume_ev = NULL;
-	cr_server_sandbox_status(srv, l->id, CR_SB_STOPPING, reason, "stopping");
+	if (l->provision_ev)
+		event_free(l->provision_ev);
+	l->event_ev = l->ttl_ev = l->resume_ev = l->provision_ev = NULL;
+	if (l->ready)
+		cr_server_sandbox_status(srv, l->id, CR_SB_STOPPING, reason, "stopping");
 	cr_pump_fail_all(l, reason ? reason : CR_REASON_SANDBOX_LOST,
 			 message ? message : "the sandbox was terminated");
 	int rc = l->backend->terminate(l->sb, err);

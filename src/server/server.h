@@ -26,6 +26,10 @@ typedef struct cr_live_exec {
 	uint32_t backend_id;
 	cr_live_sandbox *owner;
 	bool cancel_requested, timed_out;
+	bool queued;        /* waits for its sandbox to be READY (status QUEUED) */
+	char **argv, **env; /* the request, kept while queued; NULL-terminated */
+	char *cwd;          /* NULL = the backend's default */
+	bool tty;
 	int64_t timeout_s;        /* 0 = none */
 	struct event *timeout_ev; /* NULL without a timeout */
 	cr_api_stream *subs;      /* StreamExecution followers */
@@ -38,10 +42,12 @@ struct cr_live_sandbox {
 	const struct cr_backend *backend;
 	cr_sandbox *sb;
 	struct cr_server *srv;
-	struct event *event_ev;  /* the backend's event_fd on the loop */
-	struct event *ttl_ev;    /* fires at expires_ms */
-	struct event *resume_ev; /* checks whether paused followers caught up */
-	bool paused;             /* a follower is behind: events wait (backpressure) */
+	struct event *event_ev;     /* the backend's event_fd on the loop */
+	struct event *ttl_ev;       /* fires at expires_ms */
+	struct event *resume_ev;    /* checks whether paused followers caught up */
+	struct event *provision_ev; /* provisioning deadline, until READY */
+	bool ready;                 /* provisioned: executions start at once */
+	bool paused;                /* a follower is behind: events wait (backpressure) */
 	int64_t paused_since_ms;
 	cr_live_exec *execs;
 	cr_api_stream *subs; /* StreamSandboxEvents followers */
@@ -176,6 +182,19 @@ int cr_execution_stream(cr_server *srv, const cr_api_call *call, const ProtobufC
 
 /* Starts watching a live sandbox's backend events on the loop. */
 void cr_pump_attach(cr_live_sandbox *l);
+
+/* ---- provisioning (provision.c) ---- */
+
+/* Records the sandbox (PROVISIONING), starts the backend's provisioning and
+ * returns; the loop finishes it (READY, or FAILED with
+ * runtime_launch_failed) when the backend's event_fd says so. */
+int cr_provision_launch(cr_server *srv, const struct cr_backend *be, const cr_policy *p,
+			const cr_sandbox_row *row, cr_error **err);
+/* Called by the pump while the sandbox is not ready. */
+void cr_provision_step(cr_live_sandbox *l);
+/* Starts the executions queued while the sandbox was provisioning
+ * (execution_service.c). */
+void cr_execution_start_queued(cr_live_sandbox *l);
 /* Makes the pump look for events now (after a blocking backend call that
  * queued some). */
 void cr_pump_kick(cr_live_sandbox *l);

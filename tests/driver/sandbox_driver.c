@@ -247,7 +247,7 @@ static int run_once(const struct opts *o, const cr_policy *policy, int round)
 				.image_dir = o->image,
 				.workload_uid = (uid_t)o->uid};
 	cr_error *err = NULL;
-	if (r.be->provision(&spec, &r.sb, &err) < 0)
+	if (cr_backend_provision(r.be, &spec, 20000, &r.sb, &err) < 0)
 		die("provision", err);
 	current = &r;
 	if (o->workspace)

@@ -6,6 +6,7 @@ Unary: POST application/json. Server streaming: POST application/connect+json
 with one enveloped request; the response is read envelope by envelope."""
 import http.client
 import json
+import time
 import socket
 import struct
 
@@ -47,6 +48,19 @@ def call(sock, service, method, msg=None, timeout=60):
     if r.status != 200:
         raise ConnectError(r.status, body)
     return json.loads(body)
+
+
+def wait_ready(get, sid, timeout=30):
+    """Polls GetSandbox through get(method, body) until the sandbox leaves
+    PROVISIONING (CreateSandbox answers before provisioning ends); returns
+    the sandbox, which must be READY."""
+    deadline = time.time() + timeout
+    while True:
+        sb = get("GetSandbox", {"sandboxId": sid})["sandbox"]
+        if sb["status"] != "SANDBOX_STATUS_PROVISIONING" or time.time() > deadline:
+            assert sb["status"] == "SANDBOX_STATUS_READY", sb
+            return sb
+        time.sleep(0.01)
 
 
 def envelope(payload, flags=0):

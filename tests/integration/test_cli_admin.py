@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from connect_client import wait_ready
+
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="provisioning sandboxes needs root (netns backend)")
 DENY_ALL = "version: 1\nsandbox:\n  network:\n    default: deny\n"
 
@@ -241,8 +243,8 @@ def compiled(server, tmp_path):
 def create_sandbox(server, tmp_path, run_id="run-admin"):
     sb = server.api("SandboxService", "CreateSandbox", {"compiledPolicyJson": compiled(server, tmp_path),
                                                         "runId": run_id})["sandbox"]
-    assert sb["status"] == "SANDBOX_STATUS_READY", sb
-    return sb
+    assert sb["status"] == "SANDBOX_STATUS_PROVISIONING", sb
+    return wait_ready(lambda m, b: server.api("SandboxService", m, b), sb["sandboxId"])
 
 
 def start(server, sid, *argv):

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from connect_client import wait_ready
+
 
 @pytest.fixture
 def server(cleanroom_bin):
@@ -144,7 +146,9 @@ def test_sandbox_lifecycle(server, cleanroom_bin, tmp_path):
                         json.dumps({"compiledPolicyJson": text, "runId": "run-test"}))
     assert status == 200, body
     sb = json.loads(body)["sandbox"]
-    assert sb["status"] == "SANDBOX_STATUS_READY" and sb["backend"] == "netns", sb
+    assert sb["status"] == "SANDBOX_STATUS_PROVISIONING" and sb["backend"] == "netns", sb
+    sb = wait_ready(lambda m, b: json.loads(curl(server, f"/cleanroom.v1.SandboxService/{m}", json.dumps(b))[1]),
+                    sb["sandboxId"])
     assert sb["policyHash"] == policy_hash and sb["runId"] == "run-test" and sb["actor"] == "uid:0", sb
     sid = sb["sandboxId"]
     state = server.parent.parent / "state"

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from connect_client import wait_ready
+
 TOKEN = "tok-" + "a1b2c3d4e5f6" * 4  # 52 characters
 TOKEN2 = "rotated+token/" + "Z9" * 16 + "=="  # the b64token set, with padding
 STATUS = "/cleanroom.v1.AdminService/GetServerStatus"
@@ -376,6 +378,7 @@ def test_remote_execution_stream_and_attach(cleanroom_bin, pki, policy):
     srv = start(cleanroom_bin, pki)
     try:
         sid = tcall(srv, pki, "SandboxService", "CreateSandbox", {"compiledPolicyJson": policy})["sandbox"]["sandboxId"]
+        wait_ready(lambda m, b: tcall(srv, pki, "SandboxService", m, b), sid)
         ex = tcall(srv, pki, "ExecutionService", "CreateExecution",
                    {"sandboxId": sid, "command": ["/bin/sh", "-c", "echo remote; cat; echo after"]})["execution"]
         # AttachExecution: the HTTP/1.1 Upgrade, inside TLS, with the token

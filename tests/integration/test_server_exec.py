@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from connect_client import Attach, ConnectError, Stream, call, envelope
+from connect_client import Attach, ConnectError, Stream, call, envelope, wait_ready
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="sandboxes of the namespace backend need root")
 
@@ -76,11 +76,14 @@ def policy(cleanroom_bin, tmp_path):
     return r.stdout.strip()
 
 
-def create_sandbox(server, policy, **opts):
+def create_sandbox(server, policy, wait=True, **opts):
     req = {"compiledPolicyJson": policy}
     if opts:
         req["options"] = opts
-    return call(server.sock, "SandboxService", "CreateSandbox", req)["sandbox"]["sandboxId"]
+    sid = call(server.sock, "SandboxService", "CreateSandbox", req)["sandbox"]["sandboxId"]
+    if wait:
+        wait_ready(lambda m, b: call(server.sock, "SandboxService", m, b), sid)
+    return sid
 
 
 def start(server, sid, *argv, **options):
@@ -124,6 +127,49 @@ def test_output_streams_apart_and_binary_safe(server, policy):
     assert ex["startedAt"] and ex["finishedAt"] and ex["actor"] == "uid:0"
     # the history is replayed after the end, with follow and without
     assert collect(server, sid, eid, follow=False)[:2] == (out, err)
+
+
+def test_execution_queued_while_provisioning(server, policy):
+    """CreateSandbox answers PROVISIONING at once; an execution created then
+    is QUEUED and starts when the sandbox is READY. Cancelling a queued one
+    ends it without it ever running."""
+    sb = call(server.sock, "SandboxService", "CreateSandbox", {"compiledPolicyJson": policy})["sandbox"]
+    assert sb["status"] == "SANDBOX_STATUS_PROVISIONING", sb
+    sid = sb["sandboxId"]
+    first = start(server, sid, "/bin/sh", "-c", "echo ran")
+    second = start(server, sid, "/bin/sh", "-c", "echo never")
+    assert first["status"] == second["status"] == "EXECUTION_STATUS_QUEUED", (first, second)
+    assert "startedAt" not in first, first
+    with pytest.raises(ConnectError) as e:  # files need a READY sandbox
+        call(server.sock, "SandboxService", "DownloadSandboxFile", {"sandboxId": sid, "path": "/etc/hostname"})
+    assert e.value.err["code"] == "failed_precondition" and "provisioning" in e.value.err["message"], e.value.err
+    c = call(server.sock, "ExecutionService", "CancelExecution",
+             {"sandboxId": sid, "executionId": second["executionId"]})
+    assert c["accepted"] is True and c["status"] == "EXECUTION_STATUS_CANCELED", c
+    out, err, exits, end = collect(server, sid, first["executionId"])
+    assert out == b"ran\n" and exits[0]["status"] == "EXECUTION_STATUS_SUCCEEDED" and end == {}, (out, exits)
+    ex = call(server.sock, "ExecutionService", "GetExecution",
+              {"sandboxId": sid, "executionId": first["executionId"]})["execution"]
+    assert ex["startedAt"] and ex["status"] == "EXECUTION_STATUS_SUCCEEDED", ex
+    _, _, exits, _ = collect(server, sid, second["executionId"])
+    assert exits[0]["status"] == "EXECUTION_STATUS_CANCELED" and exits[0]["exitCode"] == 130, exits
+    assert exits[0]["reason"] == "execution_canceled", exits
+    kinds = [json.loads(x)["kind"] for x in (server.state / "audit" / "audit.jsonl").read_text().splitlines()
+             if json.loads(x).get("execution_id") == first["executionId"]]
+    assert kinds == ["execution.queued", "execution.started", "execution.finished"], kinds
+
+
+def test_terminate_while_provisioning_fails_queued_executions(server, policy):
+    sid = call(server.sock, "SandboxService", "CreateSandbox", {"compiledPolicyJson": policy})["sandbox"]["sandboxId"]
+    ex = start(server, sid, "/bin/sh", "-c", "echo never")
+    assert ex["status"] == "EXECUTION_STATUS_QUEUED", ex
+    call(server.sock, "SandboxService", "TerminateSandbox", {"sandboxId": sid})
+    _, _, exits, _ = collect(server, sid, ex["executionId"])
+    assert exits[0]["status"] == "EXECUTION_STATUS_FAILED" and exits[0]["exitCode"] == 127, exits
+    assert "not started" in exits[0]["message"], exits
+    sb = call(server.sock, "SandboxService", "GetSandbox", {"sandboxId": sid})["sandbox"]
+    assert sb["status"] == "SANDBOX_STATUS_STOPPED", sb
+    assert not (server.state / "netns" / sid).exists()
 
 
 def test_fast_output_is_paced_not_dropped(server, policy):

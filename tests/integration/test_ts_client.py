@@ -157,9 +157,10 @@ def test_streaming(ts_client, server, cr, codec):
         "policy": compiled.out.strip(),
         "command": ["/bin/sh", "-c", "echo out; echo err >&2; exit 3"],
     }))
-    assert res["sandboxStatus"] == "READY" and res["executionId"], res
-    # RUNNING by contract; a command this short may already have finished
-    assert res["executionStatus"] in ("RUNNING", "FAILED"), res
+    # CreateSandbox answers while the sandbox provisions; the execution
+    # created right away waits for it (QUEUED)
+    assert res["sandboxStatus"] == "PROVISIONING" and res["executionId"], res
+    assert res["executionStatus"] == "QUEUED", res
 
     stream = res["stream"]
     assert "error" not in stream and stream["ended"] is True, stream

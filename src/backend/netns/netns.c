@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -147,7 +148,7 @@ static cr_sandbox *sandbox_new(const cr_sandbox_spec *spec)
 	cr_sandbox *sb = cr_xcalloc(1, sizeof(*sb));
 	sb->id = cr_xstrdup(spec->sandbox_id);
 	sb->dir = cr_asprintf("%s/netns/%s", spec->state_dir, spec->sandbox_id);
-	sb->lock_fd = sb->pidfd = sb->ctl_fd = sb->record.fd = -1;
+	sb->lock_fd = sb->pidfd = sb->ctl_fd = sb->spawn_err_fd = sb->record.fd = -1;
 	sb->workload_uid = spec->workload_uid;
 	sb->next_exec_id = 1;
 	cr_agent_decoder_init(&sb->dec);
@@ -172,6 +173,8 @@ static void sandbox_free(cr_sandbox *sb)
 	cr_record_close(&sb->record);
 	if (sb->ctl_fd >= 0)
 		close(sb->ctl_fd);
+	if (sb->spawn_err_fd >= 0)
+		close(sb->spawn_err_fd);
 	if (sb->pidfd >= 0)
 		close(sb->pidfd);
 	if (sb->lock_fd >= 0)
@@ -185,7 +188,7 @@ static void sandbox_free(cr_sandbox *sb)
  * recorded resource and the sandbox directory. */
 static int destroy(cr_sandbox *sb, cr_error **err)
 {
-	if (sb->ctl_fd >= 0)
+	if (sb->ctl_fd >= 0 && !sb->dead && sb->spawn_err_fd < 0)
 		cr_netns_send(sb, CR_AGENT_SHUTDOWN, 0, NULL, 0, NULL);
 	if (sb->pidfd >= 0)
 		syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
@@ -217,7 +220,7 @@ static int prepare(cr_sandbox *sb, const cr_sandbox_spec *spec, uid_t *base, cr_
 	return make_cgroup(sb, &spec->policy->resources, err);
 }
 
-static int netns_provision(const cr_sandbox_spec *spec, cr_sandbox **out, cr_error **err)
+static int netns_provision_start(const cr_sandbox_spec *spec, cr_sandbox **out, cr_error **err)
 {
 	if (!valid_id(spec->sandbox_id))
 		return cr_error_make(err, 0, CR_REASON_RUNTIME_LAUNCH_FAILED,
@@ -241,16 +244,45 @@ static int netns_provision(const cr_sandbox_spec *spec, cr_sandbox **out, cr_err
 			   .host_uid_base = base,
 			   .map_range = geteuid() == 0,
 			   .cgroup = sb->cgroup,
-			   .record = &sb->record,
-			   .startup_timeout_ms = 20000};
+			   .record = &sb->record};
 	cr_spawned sp;
-	if (cr_netns_spawn(&s, &sp, err) < 0)
+	if (cr_netns_spawn_start(&s, &sp, err) < 0)
 		return destroy(sb, NULL), -1;
 	sb->agent_pid = sp.pid;
 	sb->pidfd = sp.pidfd;
 	sb->ctl_fd = sp.ctl_fd;
+	sb->spawn_err_fd = sp.err_fd;
+	struct timeval send_timeout = {.tv_sec = CR_NETNS_SEND_TIMEOUT_S};
+	if (setsockopt(sb->ctl_fd, SOL_SOCKET, SO_SNDTIMEO, &send_timeout, sizeof(send_timeout)) < 0) {
+		cr_error_make(err, errno, CR_REASON_RUNTIME_LAUNCH_FAILED, "set the agent socket's timeout");
+		return destroy(sb, NULL), -1;
+	}
 	*out = sb;
 	return 0;
+}
+
+/* The agent's HELLO ends provisioning; end of file before it means the
+ * child failed, and its error pipe says why. */
+static int netns_provision_step(cr_sandbox *sb, cr_error **err)
+{
+	if (sb->spawn_err_fd < 0)
+		return 1;
+	cr_agent_frame f;
+	cleanup_error cr_error *e = NULL;
+	int got = cr_netns_next_frame(sb, &f, 0, &e);
+	if (got == 0)
+		return 0;
+	cleanup_free char *child = cr_netns_spawn_error(sb->spawn_err_fd);
+	close(sb->spawn_err_fd);
+	sb->spawn_err_fd = -1;
+	if (got == 1 && f.type == CR_AGENT_HELLO)
+		return 1;
+	if (*child)
+		return cr_error_make(err, 0, CR_REASON_RUNTIME_LAUNCH_FAILED, "set up the sandbox: %s",
+				     child);
+	return cr_error_make(err, 0, CR_REASON_RUNTIME_LAUNCH_FAILED, "%s",
+			     got == 1 ? "the agent did not say hello"
+				      : "the agent exited before saying hello");
 }
 
 static int netns_terminate(cr_sandbox *sb, cr_error **err)
@@ -319,7 +351,8 @@ const struct cr_backend cr_backend_netns = {
 	.name = "netns",
 	.capabilities = netns_capabilities,
 	.doctor = cr_netns_doctor,
-	.provision = netns_provision,
+	.provision_start = netns_provision_start,
+	.provision_step = netns_provision_step,
 	.exec = cr_netns_exec,
 	.write_stdin = cr_netns_write_stdin,
 	.close_stdin = cr_netns_close_stdin,

@@ -11,6 +11,12 @@
 #include "backend/netns/cgroup.h"
 #include "backend/netns/record.h"
 
+/* Bounds on waiting for the agent on the caller's thread: a file transfer
+ * (upload or download) ends within this time, and a write to the agent's
+ * socket that cannot proceed for CR_NETNS_SEND_TIMEOUT_S fails. */
+#define CR_NETNS_FILE_OP_TIMEOUT_MS 60000
+#define CR_NETNS_SEND_TIMEOUT_S     30
+
 /* A frame that arrived while a synchronous operation (upload, download) was
  * waiting for its own execution, kept for next_event. */
 typedef struct cr_queued_frame {
@@ -30,6 +36,7 @@ struct cr_sandbox {
 	pid_t agent_pid;
 	int pidfd;
 	int ctl_fd;
+	int spawn_err_fd; /* the child's error pipe while provisioning, else -1 */
 	uid_t workload_uid;
 	uint32_t next_exec_id;
 	cr_agent_decoder dec;
@@ -46,8 +53,9 @@ struct cr_sandbox {
 int cr_netns_send(cr_sandbox *sb, uint8_t type, uint32_t exec_id, const void *payload, size_t len,
 		  cr_error **err);
 /* Reads what the agent sent so far and returns the next frame (1), nothing
- * yet (0), or -1 when the agent is gone. With `block`, waits for a frame. */
-int cr_netns_next_frame(cr_sandbox *sb, cr_agent_frame *f, bool block, cr_error **err);
+ * within timeout_ms (0: do not wait; -1: wait as long as it takes), or -1
+ * when the agent is gone. */
+int cr_netns_next_frame(cr_sandbox *sb, cr_agent_frame *f, int timeout_ms, cr_error **err);
 /* Keeps a frame for later (a copy), and takes back the oldest one kept for
  * one execution (its payload handed over in *payload). */
 void cr_netns_queue(cr_sandbox *sb, const cr_agent_frame *f);

@@ -14,6 +14,27 @@
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
+/* Writes a whole frame to the agent. The socket blocks with a send timeout
+ * (CR_NETNS_SEND_TIMEOUT_S): an agent that takes nothing for that long is
+ * declared gone, since a frame may be half written. */
+static int write_frame(cr_sandbox *sb, const void *data, size_t len, cr_error **err)
+{
+	const unsigned char *p = data;
+	while (len > 0) {
+		ssize_t n = write(sb->ctl_fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno == EAGAIN || errno == EWOULDBLOCK ? ETIMEDOUT : errno;
+			sb->dead = true;
+			return cr_error_make(err, e, CR_REASON_INTERNAL, "write to the sandbox's agent");
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int cr_netns_send(cr_sandbox *sb, uint8_t type, uint32_t exec_id, const void *payload, size_t len,
 		  cr_error **err)
 {
@@ -21,13 +42,13 @@ int cr_netns_send(cr_sandbox *sb, uint8_t type, uint32_t exec_id, const void *pa
 	cr_buf_init(&b, CR_AGENT_MAX_FRAME + CR_AGENT_HEADER_SIZE);
 	if (cr_agent_encode(&b, type, exec_id, payload, len) < 0)
 		return cr_error_make(err, E2BIG, CR_REASON_INTERNAL, "agent frame too large");
-	return cr_agent_write_all(sb->ctl_fd, b.data, b.len, err);
+	return write_frame(sb, b.data, b.len, err);
 }
 
-static int fill(cr_sandbox *sb, bool block, cr_error **err)
+static int fill(cr_sandbox *sb, int timeout_ms, cr_error **err)
 {
 	struct pollfd p = {.fd = sb->ctl_fd, .events = POLLIN};
-	int r = poll(&p, 1, block ? -1 : 0);
+	int r = poll(&p, 1, timeout_ms);
 	if (r < 0 && errno != EINTR)
 		return cr_error_make(err, errno, CR_REASON_INTERNAL, "poll the agent");
 	if (r <= 0)
@@ -45,7 +66,7 @@ static int fill(cr_sandbox *sb, bool block, cr_error **err)
 	return 1;
 }
 
-int cr_netns_next_frame(cr_sandbox *sb, cr_agent_frame *f, bool block, cr_error **err)
+int cr_netns_next_frame(cr_sandbox *sb, cr_agent_frame *f, int timeout_ms, cr_error **err)
 {
 	for (;;) {
 		int got = cr_agent_decoder_next(&sb->dec, f, err);
@@ -54,11 +75,9 @@ int cr_netns_next_frame(cr_sandbox *sb, cr_agent_frame *f, bool block, cr_error 
 		if (sb->dead)
 			return cr_error_make(err, 0, CR_REASON_RUNTIME_LAUNCH_FAILED,
 					     "the sandbox's agent is gone");
-		int r = fill(sb, block, err);
-		if (r < 0)
-			return -1;
-		if (r == 0 && !block)
-			return 0;
+		int r = fill(sb, timeout_ms, err);
+		if (r <= 0)
+			return r;
 	}
 }
 
@@ -75,7 +94,7 @@ int cr_netns_start(cr_sandbox *sb, cr_agent_exec_req *req, uint32_t *exec_id, cr
 				     "command too large for one request");
 	if (sb->cgroup)
 		sb->oom_at_start = cr_cgroup_oom_kills(sb->cgroup);
-	if (cr_agent_write_all(sb->ctl_fd, b.data, b.len, err) < 0)
+	if (write_frame(sb, b.data, b.len, err) < 0)
 		return -1;
 	*exec_id = id;
 	return 0;
@@ -297,7 +316,7 @@ int cr_netns_next_event(cr_sandbox *sb, cr_exec_event *ev, cr_error **err)
 	for (;;) {
 		cr_agent_frame f;
 		if (!dequeue(sb, &f)) {
-			int r = cr_netns_next_frame(sb, &f, false, err);
+			int r = cr_netns_next_frame(sb, &f, 0, err);
 			if (r <= 0)
 				return r;
 		}

@@ -5,7 +5,10 @@
  * `__read-file PATH MAX` writes the file on stdout. So the archive is parsed
  * inside the sandbox, never by the host, and the same path works for a VM
  * guest agent. Frames of other executions that arrive meanwhile are queued
- * for next_event. */
+ * for next_event. Both wait for the agent on the caller's thread, bounded:
+ * the archive is at most the API's body cap, writes to the agent time out
+ * (SO_SNDTIMEO, set at provisioning) and the wait for the end is at most
+ * CR_NETNS_FILE_OP_TIMEOUT_MS. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include "backend/netns/netns.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/clock.h"
 #include "util/xalloc.h"
 
 /* Queues whatever the agent has sent so far, so that it never blocks on a
@@ -25,7 +29,7 @@ static int drain(cr_sandbox *sb, cr_error **err)
 {
 	cr_agent_frame f;
 	int r;
-	while ((r = cr_netns_next_frame(sb, &f, false, err)) == 1)
+	while ((r = cr_netns_next_frame(sb, &f, 0, err)) == 1)
 		cr_netns_queue(sb, &f);
 	return r;
 }
@@ -44,16 +48,31 @@ static int start_internal(cr_sandbox *sb, const char *name, char **args, uint32_
 	return cr_netns_start(sb, &req, id, err);
 }
 
-/* Consumes the frames of execution `id` until its EXIT: stdout goes to
- * out_fd (when >= 0), stderr is kept (capped) for the error message. */
+/* Waits for the next frame of any execution until the deadline. */
+static int next_frame_by(cr_sandbox *sb, cr_agent_frame *f, int64_t deadline, const char *what,
+			 cr_error **err)
+{
+	int64_t left = deadline - cr_monotonic_ms();
+	int r = left > 0 ? cr_netns_next_frame(sb, f, (int)left, err) : 0;
+	if (r == 0)
+		return cr_error_make(err, ETIMEDOUT, CR_REASON_RUNTIME_LAUNCH_FAILED,
+				     "%s took longer than %d s", what, CR_NETNS_FILE_OP_TIMEOUT_MS / 1000);
+	return r;
+}
+
+/* Consumes the frames of execution `id` until its EXIT, for at most
+ * CR_NETNS_FILE_OP_TIMEOUT_MS: stdout goes to out_fd (when >= 0), stderr is
+ * kept (capped) for the error message. */
 static int finish(cr_sandbox *sb, uint32_t id, int out_fd, const char *what, cr_error **err)
 {
 	cleanup_buf cr_buf errtext;
 	cr_buf_init(&errtext, 4096);
+	int64_t deadline = cr_monotonic_ms() + CR_NETNS_FILE_OP_TIMEOUT_MS;
 	for (;;) {
 		cr_agent_frame f;
 		cleanup_free unsigned char *owned = NULL;
-		if (!cr_netns_take_queued(sb, id, &f, &owned) && cr_netns_next_frame(sb, &f, true, err) < 0)
+		if (!cr_netns_take_queued(sb, id, &f, &owned) &&
+		    next_frame_by(sb, &f, deadline, what, err) < 0)
 			return -1;
 		if (f.exec_id != id) {
 			if (f.type != CR_AGENT_HELLO)

@@ -12,8 +12,9 @@
  *      execveat(its own binary, "__agent --pivot") from inside the new root.
  *   A (the agent, now loaded with the host's libraries): pivot_root,
  *      capabilities, no_new_privs, Landlock, seccomp, closes "err", HELLO.
- *   O: reads "err" until EOF (the exec closed it) or a message, then waits
- *      for the agent's HELLO frame.
+ *   O: returns; the backend watches the agent socket without blocking:
+ *      HELLO means ready, end of file means the child failed and "err"
+ *      holds its message (netns.c, provision_step).
  * The child and the agent report any failure as one line on "err" and exit
  * 127. Loading the agent before the pivot is what lets an image without
  * cleanroom's libraries be the root. */
@@ -160,8 +161,9 @@ static int map_ids(const cr_spawn_spec *s, pid_t pid, cr_error **err)
 	return write_file(pid, "gid_map", map, err);
 }
 
-/* Reads the child's error line; "" when the exec succeeded (EOF). */
-static char *read_child_error(int fd)
+/* Reads the child's error line without blocking; "" when the exec
+ * succeeded (EOF) or nothing was written. */
+char *cr_netns_spawn_error(int fd)
 {
 	char buf[1024];
 	size_t len = 0;
@@ -176,42 +178,6 @@ static char *read_child_error(int fd)
 	return cr_xstrdup(buf);
 }
 
-static int wait_hello(int fd, int timeout_ms, cr_error **err)
-{
-	cr_agent_decoder d;
-	cr_agent_decoder_init(&d);
-	int rc = -1;
-	for (;;) {
-		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int r = poll(&p, 1, timeout_ms);
-		if (r <= 0) {
-			cr_error_make(err, r ? errno : ETIMEDOUT, CR_REASON_RUNTIME_LAUNCH_FAILED,
-				      "wait for the agent");
-			break;
-		}
-		unsigned char buf[4096];
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0) {
-			cr_error_make(err, 0, CR_REASON_RUNTIME_LAUNCH_FAILED,
-				      "the agent exited before saying hello");
-			break;
-		}
-		cr_agent_decoder_feed(&d, buf, (size_t)n);
-		cr_agent_frame f;
-		int got = cr_agent_decoder_next(&d, &f, err);
-		if (got < 0)
-			break;
-		if (got == 1) {
-			rc = f.type == CR_AGENT_HELLO ? 0
-						      : cr_error_make(err, 0, CR_REASON_RUNTIME_LAUNCH_FAILED,
-								      "the agent did not say hello");
-			break;
-		}
-	}
-	cr_agent_decoder_free(&d);
-	return rc;
-}
-
 static int owner_setup(const cr_spawn_spec *s, struct fds *f, pid_t pid, cr_error **err)
 {
 	if (cr_record_process(s->record, pid, err) < 0 || map_ids(s, pid, err) < 0)
@@ -223,11 +189,9 @@ static int owner_setup(const cr_spawn_spec *s, struct fds *f, pid_t pid, cr_erro
 	close_fd(&f->go[1]);
 	close_fd(&f->errp[1]);
 	close_fd(&f->ctl[1]);
-	cleanup_free char *child_err = read_child_error(f->errp[0]);
-	if (*child_err)
-		return cr_error_make(err, 0, CR_REASON_RUNTIME_LAUNCH_FAILED, "set up the sandbox: %s",
-				     child_err);
-	return wait_hello(f->ctl[0], s->startup_timeout_ms, err);
+	if (fcntl(f->errp[0], F_SETFL, O_NONBLOCK) < 0)
+		return cr_error_make(err, errno, CR_REASON_RUNTIME_LAUNCH_FAILED, "set up the error pipe");
+	return 0;
 }
 
 static int open_fds(struct fds *f, cr_error **err)
@@ -242,7 +206,7 @@ static int open_fds(struct fds *f, cr_error **err)
 	return 0;
 }
 
-int cr_netns_spawn(const cr_spawn_spec *s, cr_spawned *out, cr_error **err)
+int cr_netns_spawn_start(const cr_spawn_spec *s, cr_spawned *out, cr_error **err)
 {
 	struct fds f;
 	if (open_fds(&f, err) < 0)
@@ -264,8 +228,8 @@ int cr_netns_spawn(const cr_spawn_spec *s, cr_spawned *out, cr_error **err)
 		close(pidfd);
 		return close_all(&f), -1;
 	}
-	*out = (cr_spawned){.pid = (pid_t)pid, .pidfd = pidfd, .ctl_fd = f.ctl[0]};
-	f.ctl[0] = -1;
+	*out = (cr_spawned){.pid = (pid_t)pid, .pidfd = pidfd, .ctl_fd = f.ctl[0], .err_fd = f.errp[0]};
+	f.ctl[0] = f.errp[0] = -1;
 	close_all(&f);
 	return 0;
 }
