@@ -3,6 +3,7 @@
  * executions of the server's sandboxes (ExecutionService). An execution is
  * named by its id alone; its sandbox comes from --sandbox, from a leading
  * SANDBOX operand, or from ListExecutions. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "cli/interactive.h"
 #include "cli/remote.h"
 #include "connect/connect.h"
+#include "server/util.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
 #include "util/xalloc.h"
@@ -403,6 +405,25 @@ static int execution_logs(int argc, char **argv)
 
 /* ---- attach ---- */
 
+/* With --json: the session's outcome as the last line of stdout. */
+static void print_attach_record(const Cleanroom__V1__Execution *e, const cr_interactive_result *res, int rc)
+{
+	json_t *j = json_pack("{s:s, s:s, s:b, s:b}", "sandbox_id", e->sandbox_id, "execution_id",
+			      e->execution_id, "detached", res->detached, "ended", res->got_exit);
+	json_object_set_new(j, "status",
+			    res->got_exit ? json_string(cr_execution_status_name(res->status)) : json_null());
+	json_object_set_new(j, "exit_code", res->got_exit ? json_integer(res->exit_code) : json_null());
+	json_object_set_new(j, "reason",
+			    res->reason && *res->reason ? json_string(res->reason) : json_null());
+	json_object_set_new(j, "message",
+			    res->message && *res->message ? json_string(res->message) : json_null());
+	json_object_set_new(j, "error", json_boolean(rc < 0));
+	json_dumpf(j, stdout, JSON_COMPACT | JSON_SORT_KEYS);
+	fputc('\n', stdout);
+	fflush(stdout);
+	json_decref(j);
+}
+
 /* The session on the execution; returns the exit status. */
 static int attach_session(const exec_opts *x, cr_remote *r, const Cleanroom__V1__Execution *e,
 			  const cr_detach_keys *keys)
@@ -417,6 +438,8 @@ static int attach_session(const exec_opts *x, cr_remote *r, const Cleanroom__V1_
 	cleanup_error cr_error *err = NULL;
 	int rc = cr_interactive_run(r->client, &o, &res, &err);
 	int code = res.detached ? 130 : process_exit(res.exit_code);
+	if (r->opts.json)
+		print_attach_record(e, &res, rc);
 	if (rc < 0) {
 		const char *name = cr_connect_code_name((cr_connect_code)res.code);
 		cr_cli_print_error(x->cmd,

@@ -11,6 +11,7 @@ the local terminal's settings are exactly restored afterwards (also after
 signals). Needs root (the namespace backend); the command-line checks run
 everywhere."""
 import fcntl
+import json
 import os
 import re
 import select
@@ -319,6 +320,25 @@ def test_piped_stdin_without_tty(cr, server, repo):
                        capture_output=True, timeout=60)
     assert (p.returncode, p.stdout) == (5, b"x\0ynot a tty\n"), p
     assert p.stderr == b"no-tty\n", p
+
+
+@needs_root
+def test_attach_json_record(cr, server, repo):
+    """`execution attach --json` ends stdout with one record of the outcome."""
+    p = subprocess.run([cr.binary, "exec", "--host", server.host, "--keep", "--json", "--", "true"], cwd=repo,
+                       env=cr.env, capture_output=True, timeout=60)
+    sid = json.loads(p.stdout.splitlines()[-1])["sandbox_id"]
+    ex = call(server.sock, "ExecutionService", "CreateExecution",
+              {"sandboxId": sid, "command": ["/bin/sh", "-c", "read line; echo got-$line; exit 3"]})["execution"]
+    p = subprocess.run([cr.binary, "execution", "attach", "--host", server.host, "--json", ex["executionId"]],
+                       input=b"hi\n", cwd=repo, env=cr.env, capture_output=True, timeout=60)
+    assert p.returncode == 3, p
+    out = p.stdout.decode().splitlines()
+    assert out[0] == "got-hi", out
+    rec = json.loads(out[-1])
+    assert rec["execution_id"] == ex["executionId"] and rec["sandbox_id"] == sid, rec
+    assert (rec["exit_code"], rec["status"], rec["detached"], rec["error"]) == (3, "failed", False, False), rec
+    call(server.sock, "SandboxService", "TerminateSandbox", {"sandboxId": sid})
 
 
 @needs_root

@@ -199,6 +199,18 @@ def test_unix_socket_is_still_served(server):
     assert p.stdout.rsplit("\n", 1)[1] == "200", p
 
 
+def test_cli_over_https_with_a_private_ca(server, pki, cleanroom_bin):
+    """The CLI trusts the CA named by $CLEANROOM_CACERT (and, without it,
+    the system store, which does not know the test CA)."""
+    env = dict(os.environ, CLEANROOM_HOST=server.url, CLEANROOM_TOKEN=TOKEN, CLEANROOM_CACERT=str(pki / "ca.pem"))
+    r = subprocess.run([cleanroom_bin, "status", "--json"], env=env, capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["status"]["version"], r.stdout
+    del env["CLEANROOM_CACERT"]
+    r = subprocess.run([cleanroom_bin, "status"], env=env, capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0 and "certificate" in r.stderr.lower(), r.stderr
+
+
 def test_oversized_headers_are_refused(server, pki):
     rc, status, _, body, _ = curl(server.url, pki, TOKEN, extra=["-H", "X-Big: " + "a" * (20 << 10)])
     assert status != 200, body

@@ -144,6 +144,8 @@ static int connect_endpoint(cr_attach *a, cr_error **err)
 	bad |= curl_easy_setopt(e, CURLOPT_URL, a->url) != CURLE_OK;
 	if (a->socket_path)
 		bad |= curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, a->socket_path) != CURLE_OK;
+	else
+		bad |= cr_client_tls_trust(e);
 	bad |= curl_easy_setopt(e, CURLOPT_CONNECT_ONLY, 1L) != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
 	bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;

@@ -135,6 +135,7 @@ static int setup_easy(cr_client *c, cr_error **err)
 		bad |= curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, c->socket_path) != CURLE_OK;
 		bad |= curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) != CURLE_OK;
 	} else {
+		bad |= cr_client_tls_trust(e);
 		const char *token = getenv("CLEANROOM_TOKEN");
 		if (token && *token) {
 			bad |= curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER) != CURLE_OK;
@@ -464,4 +465,10 @@ int cr_client_ping(cr_client *c, cr_error **err)
 		return -1;
 	protobuf_c_message_free_unpacked(resp, NULL);
 	return 0;
+}
+
+int cr_client_tls_trust(CURL *easy)
+{
+	const char *ca = getenv("CLEANROOM_CACERT");
+	return ca && *ca ? curl_easy_setopt(easy, CURLOPT_CAINFO, ca) != CURLE_OK : 0;
 }

@@ -4,6 +4,7 @@
  * end-of-stream message) into a cr_error. */
 #pragma once
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <stddef.h>
 
@@ -27,3 +28,8 @@ int cr_client_error_from_json(const json_t *obj, cr_connect_code fallback, cr_co
  * happened). endpoint names the server in messages. Returns -1. */
 int cr_client_error_from_body(const char *body, size_t len, long http_status, const char *endpoint,
 			      cr_connect_code *code, cr_error **err);
+
+/* The TLS trust of an https:// endpoint: the system's store, or only the CA
+ * bundle named by $CLEANROOM_CACERT (a private CA). Returns non-zero when
+ * libcurl refuses the option. Unary calls and attach share it. */
+int cr_client_tls_trust(CURL *easy);
