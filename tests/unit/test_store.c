@@ -186,6 +186,44 @@ static void test_recovery_and_retention(void **state)
 	cr_store_close(s);
 }
 
+static void test_leases(void **state)
+{
+	(void)state;
+	cr_store *s = open_store();
+	cr_error *err = NULL;
+	uint32_t a = 99, b = 99, c = 99, d = 99;
+	assert_int_equal(cr_store_lease_take(s, "sb-a", 3, &a, &err), 0);
+	assert_int_equal(cr_store_lease_take(s, "sb-b", 3, &b, &err), 0);
+	assert_int_equal(cr_store_lease_take(s, "sb-c", 3, &c, &err), 0);
+	assert_int_equal(a, 0);
+	assert_int_equal(b, 1);
+	assert_int_equal(c, 2);
+	/* full: a clear error, nothing taken */
+	assert_int_equal(cr_store_lease_take(s, "sb-d", 3, &d, &err), -1);
+	assert_non_null(strstr(err->msg, "exhausted"));
+	cr_error_free(err);
+	err = NULL;
+	/* the lowest free block is reused; one sandbox holds one lease */
+	assert_int_equal(cr_store_lease_release(s, "sb-b", &err), 0);
+	assert_int_equal(cr_store_lease_take(s, "sb-d", 3, &d, &err), 0);
+	assert_int_equal(d, 1);
+	assert_int_equal(cr_store_lease_take(s, "sb-d", 8, &d, &err), -1);
+	cr_error_free(err);
+	err = NULL;
+	assert_int_equal(cr_store_lease_release(s, "sb-a", &err), 0);
+	assert_int_equal(cr_store_lease_take(s, "sb-e", 3, &d, &err), 0);
+	assert_int_equal(d, 0);
+	/* persisted, and cleared at start */
+	cr_store_close(s);
+	s = open_store();
+	assert_int_equal(cr_store_lease_take(s, "sb-f", 4, &d, &err), 0);
+	assert_int_equal(d, 3);
+	assert_int_equal(cr_store_lease_clear(s, &err), 0);
+	assert_int_equal(cr_store_lease_take(s, "sb-g", 4, &d, &err), 0);
+	assert_int_equal(d, 0);
+	cr_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +231,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_executions_and_persistence, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recovery_and_retention, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_leases, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* store.c -- SQLite state of the control plane (see store.h). */
 #include "server/store/store.h"
+#include "server/store/store_internal.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -12,14 +13,9 @@
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define CR_STR_(x)     #x
 #define CR_STR(x)      CR_STR_(x)
-
-struct cr_store {
-	sqlite3 *db;
-	char *path;
-};
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS sandboxes(id TEXT PRIMARY KEY, status INTEGER NOT NULL, backend TEXT NOT "
@@ -40,59 +36,8 @@ static const char schema[] =
 	" seq INTEGER NOT NULL, stream INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY(execution_id, seq));"
 	"CREATE TABLE IF NOT EXISTS events(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
 	" sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE, status INTEGER NOT NULL,"
-	" message TEXT NOT NULL, ts_ms INTEGER NOT NULL, reason TEXT NOT NULL DEFAULT '');";
-
-static int db_error(cr_store *s, cr_error **err, const char *what)
-{
-	return cr_error_make(err, 0, CR_REASON_INTERNAL, "%s in '%s': %s", what, s->path,
-			     sqlite3_errmsg(s->db));
-}
-
-static int exec_sql(cr_store *s, const char *sql, cr_error **err)
-{
-	char *msg = NULL;
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
-		return 0;
-	cr_error_make(err, 0, CR_REASON_INTERNAL, "state database '%s': %s", s->path, msg ? msg : "error");
-	sqlite3_free(msg);
-	return -1;
-}
-
-/* Prepares sql and binds arguments described by `types`: 's' text, 'i'
- * int64, 'b' blob (pointer then size_t length). */
-static sqlite3_stmt *prepare(cr_store *s, cr_error **err, const char *sql, const char *types, ...)
-{
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		db_error(s, err, "prepare");
-		return NULL;
-	}
-	va_list ap;
-	va_start(ap, types);
-	for (int i = 0; types[i]; i++) {
-		if (types[i] == 's')
-			sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1, SQLITE_TRANSIENT);
-		else if (types[i] == 'i')
-			sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
-		else {
-			const void *p = va_arg(ap, const void *);
-			sqlite3_bind_blob64(st, i + 1, p, (sqlite3_uint64)va_arg(ap, size_t),
-					    SQLITE_TRANSIENT);
-		}
-	}
-	va_end(ap);
-	return st;
-}
-
-/* Steps a statement that returns no rows and finalizes it. */
-static int run(cr_store *s, sqlite3_stmt *st, cr_error **err)
-{
-	if (!st)
-		return -1;
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_error(s, err, "write");
-}
+	" message TEXT NOT NULL, ts_ms INTEGER NOT NULL, reason TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE IF NOT EXISTS leases(idx INTEGER PRIMARY KEY, sandbox_id TEXT NOT NULL UNIQUE);";
 
 static int user_version(cr_store *s)
 {
@@ -106,24 +51,25 @@ static int user_version(cr_store *s)
 }
 
 /* Version 1 had no reason on events and no signal, timeout or message on
- * executions; a new database is created at the
- * current version by the schema above. */
+ * executions; version 2 had no leases table (the schema above creates it
+ * in every version). A new database is created at the current version by
+ * the schema above. */
 static int migrate(cr_store *s, cr_error **err)
 {
 	int v = user_version(s);
-	if (v == 1 && exec_sql(s,
-			       "ALTER TABLE events ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
-			       "ALTER TABLE executions ADD COLUMN term_signal INTEGER NOT NULL DEFAULT 0;"
-			       "ALTER TABLE executions ADD COLUMN timeout_s INTEGER NOT NULL DEFAULT 0;"
-			       "ALTER TABLE executions ADD COLUMN message TEXT NOT NULL DEFAULT '';",
-			       err) < 0)
+	if (v == 1 && cr_sql_exec(s,
+				  "ALTER TABLE events ADD COLUMN reason TEXT NOT NULL DEFAULT '';"
+				  "ALTER TABLE executions ADD COLUMN term_signal INTEGER NOT NULL DEFAULT 0;"
+				  "ALTER TABLE executions ADD COLUMN timeout_s INTEGER NOT NULL DEFAULT 0;"
+				  "ALTER TABLE executions ADD COLUMN message TEXT NOT NULL DEFAULT '';",
+				  err) < 0)
 		return -1;
 	if (v > SCHEMA_VERSION)
 		return cr_error_make(
 			err, 0, CR_REASON_INTERNAL,
 			"state database '%s' is from a newer cleanroom (schema %d, this one knows %d)",
 			s->path, v, SCHEMA_VERSION);
-	return exec_sql(s, "PRAGMA user_version=" CR_STR(SCHEMA_VERSION) ";", err);
+	return cr_sql_exec(s, "PRAGMA user_version=" CR_STR(SCHEMA_VERSION) ";", err);
 }
 
 int cr_store_open(const char *path, cr_store **out, cr_error **err)
@@ -132,14 +78,14 @@ int cr_store_open(const char *path, cr_store **out, cr_error **err)
 	s->path = cr_xstrdup(path);
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 			    NULL) != SQLITE_OK) {
-		db_error(s, err, "open state database");
+		cr_sql_error(s, err, "open state database");
 		cr_store_close(s);
 		return -1;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
-	if (exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", err) <
-		    0 ||
-	    exec_sql(s, schema, err) < 0 || migrate(s, err) < 0) {
+	if (cr_sql_exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+			err) < 0 ||
+	    cr_sql_exec(s, schema, err) < 0 || migrate(s, err) < 0) {
 		cr_store_close(s);
 		return -1;
 	}
@@ -166,15 +112,16 @@ static char *col_text(sqlite3_stmt *st, int i)
 
 int cr_store_sandbox_put(cr_store *s, const cr_sandbox_row *r, cr_error **err)
 {
-	return run(s,
-		   prepare(s, err,
-			   "INSERT OR REPLACE INTO sandboxes(id, status, backend, policy_hash, run_id, "
-			   "actor, reason,"
-			   " created_ms, updated_ms, expires_ms) VALUES(?,?,?,?,?,?,?,?,?,?)",
-			   "sisssssiii", r->sandbox_id, (int64_t)r->status, r->backend, r->policy_hash,
-			   r->run_id, r->actor, r->reason ? r->reason : "", r->created_ms, r->updated_ms,
-			   r->expires_ms),
-		   err);
+	return cr_sql_run(
+		s,
+		cr_sql_prepare(s, err,
+			       "INSERT OR REPLACE INTO sandboxes(id, status, backend, policy_hash, run_id, "
+			       "actor, reason,"
+			       " created_ms, updated_ms, expires_ms) VALUES(?,?,?,?,?,?,?,?,?,?)",
+			       "sisssssiii", r->sandbox_id, (int64_t)r->status, r->backend, r->policy_hash,
+			       r->run_id, r->actor, r->reason ? r->reason : "", r->created_ms, r->updated_ms,
+			       r->expires_ms),
+		err);
 }
 
 static int changed_one(cr_store *s, const char *what, const char *id, cr_error **err)
@@ -187,10 +134,11 @@ static int changed_one(cr_store *s, const char *what, const char *id, cr_error *
 int cr_store_sandbox_set_status(cr_store *s, const char *id, int status, const char *reason, int64_t now_ms,
 				cr_error **err)
 {
-	if (run(s,
-		prepare(s, err, "UPDATE sandboxes SET status=?, reason=?, updated_ms=? WHERE id=?", "isis",
-			(int64_t)status, reason ? reason : "", now_ms, id),
-		err) < 0)
+	if (cr_sql_run(s,
+		       cr_sql_prepare(s, err,
+				      "UPDATE sandboxes SET status=?, reason=?, updated_ms=? WHERE id=?",
+				      "isis", (int64_t)status, reason ? reason : "", now_ms, id),
+		       err) < 0)
 		return -1;
 	return changed_one(s, "sandbox", id, err);
 }
@@ -214,7 +162,8 @@ static void read_sandbox(sqlite3_stmt *st, cr_sandbox_row *r)
 
 int cr_store_sandbox_get(cr_store *s, const char *id, cr_sandbox_row *out, cr_error **err)
 {
-	sqlite3_stmt *st = prepare(s, err, "SELECT " SANDBOX_COLUMNS " FROM sandboxes WHERE id=?", "s", id);
+	sqlite3_stmt *st =
+		cr_sql_prepare(s, err, "SELECT " SANDBOX_COLUMNS " FROM sandboxes WHERE id=?", "s", id);
 	if (!st)
 		return -1;
 	int rc = sqlite3_step(st);
@@ -222,14 +171,14 @@ int cr_store_sandbox_get(cr_store *s, const char *id, cr_sandbox_row *out, cr_er
 		read_sandbox(st, out);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_error(s, err, "read");
+		return cr_sql_error(s, err, "read");
 	return rc == SQLITE_ROW;
 }
 
 int cr_store_sandbox_list(cr_store *s, cr_sandbox_row **rows, size_t *n, cr_error **err)
 {
-	sqlite3_stmt *st =
-		prepare(s, err, "SELECT " SANDBOX_COLUMNS " FROM sandboxes ORDER BY created_ms DESC, id", "");
+	sqlite3_stmt *st = cr_sql_prepare(
+		s, err, "SELECT " SANDBOX_COLUMNS " FROM sandboxes ORDER BY created_ms DESC, id", "");
 	if (!st)
 		return -1;
 	size_t cap = 0;
@@ -241,7 +190,7 @@ int cr_store_sandbox_list(cr_store *s, cr_sandbox_row **rows, size_t *n, cr_erro
 		read_sandbox(st, &(*rows)[(*n)++]);
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_error(s, err, "read");
+	return rc == SQLITE_DONE ? 0 : cr_sql_error(s, err, "read");
 }
 
 void cr_sandbox_row_clear(cr_sandbox_row *r)
@@ -258,22 +207,24 @@ void cr_sandbox_row_clear(cr_sandbox_row *r)
 int cr_store_event_append(cr_store *s, const char *sandbox_id, int status, const char *reason,
 			  const char *message, int64_t now_ms, cr_error **err)
 {
-	return run(s,
-		   prepare(s, err,
-			   "INSERT INTO events(sandbox_id, status, reason, message, ts_ms) VALUES(?,?,?,?,?)",
-			   "sissi", sandbox_id, (int64_t)status, reason ? reason : "", message ? message : "",
-			   now_ms),
-		   err);
+	return cr_sql_run(
+		s,
+		cr_sql_prepare(
+			s, err,
+			"INSERT INTO events(sandbox_id, status, reason, message, ts_ms) VALUES(?,?,?,?,?)",
+			"sissi", sandbox_id, (int64_t)status, reason ? reason : "", message ? message : "",
+			now_ms),
+		err);
 }
 
 int cr_store_event_list(cr_store *s, const char *sandbox_id, int64_t after, cr_event_row **rows, size_t *n,
 			cr_error **err)
 {
-	sqlite3_stmt *st =
-		prepare(s, err,
-			"SELECT seq, status, reason, message, ts_ms FROM events WHERE sandbox_id=? AND "
-			"seq>? ORDER BY seq LIMIT 10000",
-			"si", sandbox_id, after);
+	sqlite3_stmt *st = cr_sql_prepare(
+		s, err,
+		"SELECT seq, status, reason, message, ts_ms FROM events WHERE sandbox_id=? AND "
+		"seq>? ORDER BY seq LIMIT 10000",
+		"si", sandbox_id, after);
 	if (!st)
 		return -1;
 	size_t cap = 0;
@@ -289,7 +240,7 @@ int cr_store_event_list(cr_store *s, const char *sandbox_id, int64_t after, cr_e
 						 .ts_ms = sqlite3_column_int64(st, 4)};
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_error(s, err, "read");
+	return rc == SQLITE_DONE ? 0 : cr_sql_error(s, err, "read");
 }
 
 void cr_event_rows_free(cr_event_row *rows, size_t n)
@@ -327,9 +278,10 @@ static char **command_argv(const char *text)
 int cr_store_execution_put(cr_store *s, const cr_execution_row *r, cr_error **err)
 {
 	cleanup_free char *cmd = command_json(r->command);
-	return run(
+	return cr_sql_run(
 		s,
-		prepare(s, err,
+		cr_sql_prepare(
+			s, err,
 			"INSERT OR REPLACE INTO executions(id, sandbox_id, status, exit_code, run_id, actor, "
 			"reason, command, tty, created_ms, started_ms, finished_ms, term_signal, timeout_s, "
 			"message) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -342,10 +294,10 @@ int cr_store_execution_put(cr_store *s, const cr_execution_row *r, cr_error **er
 
 int cr_store_execution_set_running(cr_store *s, const char *id, int64_t now_ms, cr_error **err)
 {
-	if (run(s,
-		prepare(s, err, "UPDATE executions SET status=?, started_ms=? WHERE id=?", "iis",
-			(int64_t)CR_EX_RUNNING, now_ms, id),
-		err) < 0)
+	if (cr_sql_run(s,
+		       cr_sql_prepare(s, err, "UPDATE executions SET status=?, started_ms=? WHERE id=?",
+				      "iis", (int64_t)CR_EX_RUNNING, now_ms, id),
+		       err) < 0)
 		return -1;
 	return changed_one(s, "execution", id, err);
 }
@@ -353,13 +305,14 @@ int cr_store_execution_set_running(cr_store *s, const char *id, int64_t now_ms, 
 int cr_store_execution_finish(cr_store *s, const char *id, int status, int exit_code, int term_signal,
 			      const char *reason, const char *message, int64_t now_ms, cr_error **err)
 {
-	if (run(s,
-		prepare(s, err,
-			"UPDATE executions SET status=?, exit_code=?, term_signal=?, reason=?, message=?, "
-			"finished_ms=? WHERE id=?",
-			"iiissis", (int64_t)status, (int64_t)exit_code, (int64_t)term_signal,
-			reason ? reason : "", message ? message : "", now_ms, id),
-		err) < 0)
+	if (cr_sql_run(s,
+		       cr_sql_prepare(s, err,
+				      "UPDATE executions SET status=?, exit_code=?, term_signal=?, reason=?, "
+				      "message=?, "
+				      "finished_ms=? WHERE id=?",
+				      "iiissis", (int64_t)status, (int64_t)exit_code, (int64_t)term_signal,
+				      reason ? reason : "", message ? message : "", now_ms, id),
+		       err) < 0)
 		return -1;
 	return changed_one(s, "execution", id, err);
 }
@@ -390,7 +343,7 @@ static void read_execution(sqlite3_stmt *st, cr_execution_row *r)
 int cr_store_execution_get(cr_store *s, const char *id, cr_execution_row *out, cr_error **err)
 {
 	sqlite3_stmt *st =
-		prepare(s, err, "SELECT " EXECUTION_COLUMNS " FROM executions WHERE id=?", "s", id);
+		cr_sql_prepare(s, err, "SELECT " EXECUTION_COLUMNS " FROM executions WHERE id=?", "s", id);
 	if (!st)
 		return -1;
 	int rc = sqlite3_step(st);
@@ -398,7 +351,7 @@ int cr_store_execution_get(cr_store *s, const char *id, cr_execution_row *out, c
 		read_execution(st, out);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_error(s, err, "read");
+		return cr_sql_error(s, err, "read");
 	return rc == SQLITE_ROW;
 }
 
@@ -406,13 +359,14 @@ int cr_store_execution_list(cr_store *s, const char *sandbox_id, cr_execution_ro
 			    cr_error **err)
 {
 	sqlite3_stmt *st =
-		sandbox_id
-			? prepare(s, err,
-				  "SELECT " EXECUTION_COLUMNS
-				  " FROM executions WHERE sandbox_id=? ORDER BY created_ms, id",
-				  "s", sandbox_id)
-			: prepare(s, err,
-				  "SELECT " EXECUTION_COLUMNS " FROM executions ORDER BY created_ms, id", "");
+		sandbox_id ? cr_sql_prepare(s, err,
+					    "SELECT " EXECUTION_COLUMNS
+					    " FROM executions WHERE sandbox_id=? ORDER BY created_ms, id",
+					    "s", sandbox_id)
+			   : cr_sql_prepare(s, err,
+					    "SELECT " EXECUTION_COLUMNS
+					    " FROM executions ORDER BY created_ms, id",
+					    "");
 	if (!st)
 		return -1;
 	size_t cap = 0;
@@ -424,7 +378,7 @@ int cr_store_execution_list(cr_store *s, const char *sandbox_id, cr_execution_ro
 		read_execution(st, &(*rows)[(*n)++]);
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_error(s, err, "read");
+	return rc == SQLITE_DONE ? 0 : cr_sql_error(s, err, "read");
 }
 
 void cr_execution_row_clear(cr_execution_row *r)
@@ -450,7 +404,7 @@ static int64_t scalar(cr_store *s, sqlite3_stmt *st, cr_error **err)
 	int rc = sqlite3_step(st);
 	int64_t v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? v : db_error(s, err, "read");
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? v : cr_sql_error(s, err, "read");
 }
 
 /* Drops the oldest chunks of one execution until its total fits cap. */
@@ -458,27 +412,32 @@ static int enforce_cap(cr_store *s, const char *id, size_t cap, cr_error **err)
 {
 	for (;;) {
 		int64_t total = scalar(
-			s, prepare(s, err, "SELECT output_bytes FROM executions WHERE id=?", "s", id), err);
+			s, cr_sql_prepare(s, err, "SELECT output_bytes FROM executions WHERE id=?", "s", id),
+			err);
 		if (total < 0)
 			return -1;
 		if ((uint64_t)total <= cap)
 			return 0;
 		int64_t oldest = scalar(
-			s, prepare(s, err, "SELECT MIN(seq) FROM output WHERE execution_id=?", "s", id), err);
-		int64_t len = scalar(s,
-				     prepare(s, err,
-					     "SELECT length(data) FROM output WHERE execution_id=? AND seq=?",
-					     "si", id, oldest),
-				     err);
+			s,
+			cr_sql_prepare(s, err, "SELECT MIN(seq) FROM output WHERE execution_id=?", "s", id),
+			err);
+		int64_t len = scalar(
+			s,
+			cr_sql_prepare(s, err,
+				       "SELECT length(data) FROM output WHERE execution_id=? AND seq=?", "si",
+				       id, oldest),
+			err);
 		if (oldest <= 0 || len < 0 ||
-		    run(s,
-			prepare(s, err, "DELETE FROM output WHERE execution_id=? AND seq=?", "si", id,
-				oldest),
-			err) < 0 ||
-		    run(s,
-			prepare(s, err, "UPDATE executions SET output_bytes=output_bytes-? WHERE id=?", "is",
-				len, id),
-			err) < 0)
+		    cr_sql_run(s,
+			       cr_sql_prepare(s, err, "DELETE FROM output WHERE execution_id=? AND seq=?",
+					      "si", id, oldest),
+			       err) < 0 ||
+		    cr_sql_run(s,
+			       cr_sql_prepare(s, err,
+					      "UPDATE executions SET output_bytes=output_bytes-? WHERE id=?",
+					      "is", len, id),
+			       err) < 0)
 			return -1;
 	}
 }
@@ -486,24 +445,27 @@ static int enforce_cap(cr_store *s, const char *id, size_t cap, cr_error **err)
 int64_t cr_store_output_append(cr_store *s, const char *execution_id, int stream, const void *data,
 			       size_t len, size_t cap_bytes, cr_error **err)
 {
-	if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0)
+	if (cr_sql_exec(s, "BEGIN IMMEDIATE", err) < 0)
 		return -1;
-	int64_t seq =
-		scalar(s,
-		       prepare(s, err, "SELECT COALESCE(MAX(seq), 0) + 1 FROM output WHERE execution_id=?",
+	int64_t seq = scalar(
+		s,
+		cr_sql_prepare(s, err, "SELECT COALESCE(MAX(seq), 0) + 1 FROM output WHERE execution_id=?",
 			       "s", execution_id),
-		       err);
+		err);
 	bool ok = seq > 0 &&
-		  run(s,
-		      prepare(s, err, "INSERT INTO output(execution_id, seq, stream, data) VALUES(?,?,?,?)",
-			      "siib", execution_id, seq, (int64_t)stream, data ? data : "", len),
-		      err) == 0 &&
-		  run(s,
-		      prepare(s, err, "UPDATE executions SET output_bytes=output_bytes+? WHERE id=?", "is",
-			      (int64_t)len, execution_id),
-		      err) == 0 &&
+		  cr_sql_run(s,
+			     cr_sql_prepare(
+				     s, err,
+				     "INSERT INTO output(execution_id, seq, stream, data) VALUES(?,?,?,?)",
+				     "siib", execution_id, seq, (int64_t)stream, data ? data : "", len),
+			     err) == 0 &&
+		  cr_sql_run(s,
+			     cr_sql_prepare(s, err,
+					    "UPDATE executions SET output_bytes=output_bytes+? WHERE id=?",
+					    "is", (int64_t)len, execution_id),
+			     err) == 0 &&
 		  enforce_cap(s, execution_id, cap_bytes, err) == 0;
-	if (exec_sql(s, ok ? "COMMIT" : "ROLLBACK", ok ? err : NULL) < 0 || !ok)
+	if (cr_sql_exec(s, ok ? "COMMIT" : "ROLLBACK", ok ? err : NULL) < 0 || !ok)
 		return -1;
 	return seq;
 }
@@ -511,7 +473,7 @@ int64_t cr_store_output_append(cr_store *s, const char *execution_id, int stream
 int cr_store_output_read(cr_store *s, const char *execution_id, int64_t after, size_t max_chunks,
 			 cr_output_chunk **chunks, size_t *n, cr_error **err)
 {
-	sqlite3_stmt *st = prepare(
+	sqlite3_stmt *st = cr_sql_prepare(
 		s, err,
 		"SELECT seq, stream, data FROM output WHERE execution_id=? AND seq>? ORDER BY seq LIMIT ?",
 		"sii", execution_id, after, (int64_t)max_chunks);
@@ -532,7 +494,7 @@ int cr_store_output_read(cr_store *s, const char *execution_id, int64_t after, s
 			memcpy(c->data, sqlite3_column_blob(st, 2), c->len);
 	}
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_error(s, err, "read");
+	return rc == SQLITE_DONE ? 0 : cr_sql_error(s, err, "read");
 }
 
 void cr_output_chunks_free(cr_output_chunk *chunks, size_t n)
@@ -546,39 +508,45 @@ void cr_output_chunks_free(cr_output_chunk *chunks, size_t n)
 
 int cr_store_prune(cr_store *s, int64_t cutoff_ms, cr_error **err)
 {
-	if (run(s,
-		prepare(s, err, "DELETE FROM sandboxes WHERE status IN (?, ?) AND updated_ms < ?", "iii",
-			(int64_t)CR_SB_STOPPED, (int64_t)CR_SB_FAILED, cutoff_ms),
-		err) < 0)
+	if (cr_sql_run(s,
+		       cr_sql_prepare(s, err,
+				      "DELETE FROM sandboxes WHERE status IN (?, ?) AND updated_ms < ?",
+				      "iii", (int64_t)CR_SB_STOPPED, (int64_t)CR_SB_FAILED, cutoff_ms),
+		       err) < 0)
 		return -1;
 	return sqlite3_changes(s->db);
 }
 
 int cr_store_fail_live(cr_store *s, const char *reason, int64_t now_ms, cr_error **err)
 {
-	if (exec_sql(s, "BEGIN IMMEDIATE", err) < 0)
+	if (cr_sql_exec(s, "BEGIN IMMEDIATE", err) < 0)
 		return -1;
-	bool ok = run(s,
-		      prepare(s, err,
-			      "UPDATE executions SET status=?, reason=?, finished_ms=? WHERE status IN (?, "
-			      "?) AND"
-			      " sandbox_id IN (SELECT id FROM sandboxes WHERE status IN (?, ?, ?))",
-			      "isiiiiii", (int64_t)CR_EX_FAILED, reason, now_ms, (int64_t)CR_EX_QUEUED,
-			      (int64_t)CR_EX_RUNNING, (int64_t)CR_SB_PROVISIONING, (int64_t)CR_SB_READY,
-			      (int64_t)CR_SB_STOPPING),
-		      err) == 0;
+	bool ok =
+		cr_sql_run(
+			s,
+			cr_sql_prepare(
+				s, err,
+				"UPDATE executions SET status=?, reason=?, finished_ms=? WHERE status IN (?, "
+				"?) AND"
+				" sandbox_id IN (SELECT id FROM sandboxes WHERE status IN (?, ?, ?))",
+				"isiiiiii", (int64_t)CR_EX_FAILED, reason, now_ms, (int64_t)CR_EX_QUEUED,
+				(int64_t)CR_EX_RUNNING, (int64_t)CR_SB_PROVISIONING, (int64_t)CR_SB_READY,
+				(int64_t)CR_SB_STOPPING),
+			err) == 0;
 	int changed = 0;
 	if (ok) {
-		ok = run(s,
-			 prepare(s, err,
-				 "UPDATE sandboxes SET status=?, reason=?, updated_ms=? WHERE status IN (?, "
-				 "?, ?)",
-				 "isiiii", (int64_t)CR_SB_FAILED, reason, now_ms, (int64_t)CR_SB_PROVISIONING,
-				 (int64_t)CR_SB_READY, (int64_t)CR_SB_STOPPING),
-			 err) == 0;
+		ok = cr_sql_run(s,
+				cr_sql_prepare(s, err,
+					       "UPDATE sandboxes SET status=?, reason=?, updated_ms=? WHERE "
+					       "status IN (?, "
+					       "?, ?)",
+					       "isiiii", (int64_t)CR_SB_FAILED, reason, now_ms,
+					       (int64_t)CR_SB_PROVISIONING, (int64_t)CR_SB_READY,
+					       (int64_t)CR_SB_STOPPING),
+				err) == 0;
 		changed = sqlite3_changes(s->db);
 	}
-	if (exec_sql(s, ok ? "COMMIT" : "ROLLBACK", ok ? err : NULL) < 0 || !ok)
+	if (cr_sql_exec(s, ok ? "COMMIT" : "ROLLBACK", ok ? err : NULL) < 0 || !ok)
 		return -1;
 	return changed;
 }

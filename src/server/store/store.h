@@ -112,3 +112,14 @@ int cr_store_prune(cr_store *s, int64_t cutoff_ms, cr_error **err);
  * `reason`, and their unfinished executions as FAILED (server restart after
  * a crash: their processes are gone). Returns how many sandboxes changed. */
 int cr_store_fail_live(cr_store *s, const char *reason, int64_t now_ms, cr_error **err);
+
+/* ---- egress address leases (leases.c) ---- */
+
+/* Takes the lowest free block index below pool_size for sandbox_id.
+ * ENOSPC (runtime_launch_failed) when every block is taken. */
+int cr_store_lease_take(cr_store *s, const char *sandbox_id, uint32_t pool_size, uint32_t *index,
+			cr_error **err);
+/* Gives sandbox_id's block back; no lease is not an error. */
+int cr_store_lease_release(cr_store *s, const char *sandbox_id, cr_error **err);
+/* Forgets every lease (at start, once leftovers are removed). */
+int cr_store_lease_clear(cr_store *s, cr_error **err);
