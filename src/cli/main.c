@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 #include "cli/exec.h"
 #include "config.h"
+#include "gateway/gateway.h"
 #include "workspace/workspace.h"
 
 static int cmd_help(int argc, char **argv);
@@ -27,6 +28,7 @@ static const cr_cli_command commands[] = {
 	{"help", cmd_help, "show this help"},
 	/* Hidden: run inside sandboxes by the backend (summary NULL). */
 	{"__agent", cr_backend_agent_main, NULL},
+	{"__gateway", cr_gateway_main, NULL},
 	{"__extract", cmd_extract, NULL},
 	{"__read-file", cmd_read_file, NULL},
 	{NULL, NULL, NULL},
