@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "net/pool.h"
 #include "policy/policy.h"
 #include "util/error.h"
 #include "workspace/workspace.h"
@@ -63,6 +64,13 @@ typedef struct cr_sandbox_spec {
 	const char *state_dir;   /* the server's state directory; the backend keeps its records below it */
 	const char *image_dir;   /* an unpacked image to use as the root, or NULL for the host view */
 	uid_t workload_uid; /* uid inside the sandbox that executions run as by default (0 = root inside) */
+	/* The sandbox's link to its gateway (egress), or NULL for none: then
+	 * the sandbox has loopback only. The backend creates the link before
+	 * the sandbox is ready (host side lease->host_ifname with gateway_addr,
+	 * eth0 inside with sandbox_addr, default route via the gateway, IPv6
+	 * off), points /etc/resolv.conf at the gateway, and removes the link at
+	 * terminate. Firewall and gateway are the server's. */
+	const cr_net_lease *net;
 } cr_sandbox_spec;
 
 typedef struct cr_exec_spec {

@@ -27,7 +27,8 @@
 	"Usage: cleanroom serve [--socket PATH] [--state-dir DIR] [--idle-exit SECONDS]\n"           \
 	"                       [--output-cap BYTES] [--retention SECONDS] [--max-ttl SECONDS]\n"    \
 	"                       [--listen HOST:PORT --tls-cert FILE --tls-key FILE\n"                \
-	"                        --token-file FILE]\n"                                               \
+	"                        --token-file FILE] [--egress-pool CIDR]\n"                          \
+	"                       [--egress-resolver IP[:PORT]]... [--no-egress]\n"                    \
 	"  --socket PATH        unix socket of the API (default: /run/cleanroom/cleanroom.sock as\n" \
 	"                       root, else $XDG_RUNTIME_DIR/cleanroom/cleanroom.sock)\n"             \
 	"  --state-dir DIR      state database, audit trail, sandbox records (default:\n"            \
@@ -40,6 +41,11 @@
 	"  --tls-cert FILE      PEM certificate chain of the TCP listener\n"                         \
 	"  --tls-key FILE       PEM private key of the TCP listener\n"                               \
 	"  --token-file FILE    accepted bearer tokens, one per line (mode 0600)\n"                  \
+	"  --egress-pool CIDR   sandbox link addresses, one /30 each (default 10.213.0.0/16)\n"      \
+	"  --egress-resolver IP[:PORT]  upstream DNS of the gateways (repeatable; default: the\n"    \
+	"                       nameservers of /etc/resolv.conf)\n"                                  \
+	"  --no-egress          no links, firewall or gateways: policies that allow destinations\n"  \
+	"                       are refused (egress is also off when not root)\n"                    \
 	"Also: cleanroom serve install --help   (write a systemd unit for the server)\n"
 
 /* The audit trail's exclusive lock is taken first: it is what makes a second
@@ -81,6 +87,22 @@ static int prepare_state(cr_server *srv, cr_error **err)
 		fprintf(stderr, "%s: removed %d leftover sandboxes, marked %d as failed\n", CMD, cleaned,
 			failed);
 	return 0;
+}
+
+/* --egress-pool, --egress-resolver (repeatable), --no-egress. 1 when c was
+ * one of them. */
+static int egress_option(int c, const char *arg, cr_egress_options *eo, size_t *n_resolvers)
+{
+	switch (c) {
+	case 'P': eo->pool = arg; return 1;
+	case 'N': eo->off = true; return 1;
+	case 'R':
+		eo->resolvers = cr_xrealloc(eo->resolvers, (*n_resolvers + 2) * sizeof(char *));
+		eo->resolvers[(*n_resolvers)++] = (char *)arg;
+		eo->resolvers[*n_resolvers] = NULL;
+		return 1;
+	default: return 0;
+	}
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -177,7 +199,7 @@ static int check_tls_options(const cr_http_tls_options *tls)
 	return 0;
 }
 
-static int parse(int argc, char **argv, cr_server *srv, cr_http_tls_options *tls)
+static int parse(int argc, char **argv, cr_server *srv, cr_http_tls_options *tls, cr_egress_options *eo)
 {
 	static const struct option opts[] = {{"socket", required_argument, NULL, 's'},
 					     {"state-dir", required_argument, NULL, 'd'},
@@ -189,9 +211,13 @@ static int parse(int argc, char **argv, cr_server *srv, cr_http_tls_options *tls
 					     {"tls-cert", required_argument, NULL, 'C'},
 					     {"tls-key", required_argument, NULL, 'K'},
 					     {"token-file", required_argument, NULL, 'T'},
+					     {"egress-pool", required_argument, NULL, 'P'},
+					     {"egress-resolver", required_argument, NULL, 'R'},
+					     {"no-egress", no_argument, NULL, 'N'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	int c;
+	size_t n_resolvers = 0;
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -200,7 +226,8 @@ static int parse(int argc, char **argv, cr_server *srv, cr_http_tls_options *tls
 		if (c == '?' || c == ':')
 			return cr_cli_usage_error(CMD, "unknown or incomplete option '%s'", argv[optind - 1]),
 			       -1;
-		if (!tls_option(c, optarg, tls) && parse_option(c, optarg, srv) < 0)
+		if (!tls_option(c, optarg, tls) && !egress_option(c, optarg, eo, &n_resolvers) &&
+		    parse_option(c, optarg, srv) < 0)
 			return -1;
 	}
 	if (optind < argc)
@@ -218,8 +245,10 @@ int cmd_serve(int argc, char **argv)
 				 .retention_seconds = 30 * 24 * 3600,
 				 .max_ttl_seconds = 24 * 3600}};
 	cr_http_tls_options tls = {0};
-	int p = parse(argc, argv, &srv, &tls);
+	cr_egress_options eo = {0};
+	int p = parse(argc, argv, &srv, &tls, &eo);
 	if (p != 0) {
+		free(eo.resolvers);
 		free(srv.socket_path);
 		free(srv.state_dir);
 		return p > 0 ? CR_EXIT_OK : CR_EXIT_USAGE;
@@ -231,7 +260,12 @@ int cmd_serve(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	srv.base = event_base_new();
 	cr_error *err = NULL;
-	int rc = prepare_state(&srv, &err) < 0 || serve(&srv, &tls, &err) < 0 ? CR_EXIT_FAIL : CR_EXIT_OK;
+	int rc = prepare_state(&srv, &err) < 0 || cr_egress_init(&srv, &eo, &err) < 0 ||
+				 serve(&srv, &tls, &err) < 0
+			 ? CR_EXIT_FAIL
+			 : CR_EXIT_OK;
+	cr_egress_shutdown(&srv);
+	free(eo.resolvers);
 	if (rc)
 		fprintf(stderr, "%s: error[%s]: %s\n", CMD, cr_reason_name(err->reason), err->msg);
 	cr_error_free(err);

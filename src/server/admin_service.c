@@ -32,7 +32,8 @@ int cr_admin_get_capabilities(cr_server *srv, const cr_api_call *call, const Pro
 	if (!be)
 		return -1;
 	cr_backend_caps caps;
-	be->capabilities(&caps);
+	cr_capability storage[32];
+	cr_egress_caps(srv, be, &caps, storage, sizeof(storage) / sizeof(storage[0]));
 	Cleanroom__V1__GetCapabilitiesResponse *r = cr_xmalloc(sizeof(*r));
 	cleanroom__v1__get_capabilities_response__init(r);
 	r->backend_name = cr_xstrdup(caps.backend_name);
@@ -46,11 +47,15 @@ int cr_admin_get_capabilities(cr_server *srv, const cr_api_call *call, const Pro
 		c->value = caps.capabilities[i].value;
 		r->capabilities[i] = c;
 	}
-	if (caps.notes) {
-		r->n_notes = 1;
-		r->notes = cr_xcalloc(1, sizeof(char *));
-		r->notes[0] = cr_xstrdup(caps.notes);
-	}
+	r->notes = cr_xcalloc(2, sizeof(char *));
+	if (caps.notes)
+		r->notes[r->n_notes++] = cr_xstrdup(caps.notes);
+	if (!srv->egress.active)
+		r->notes[r->n_notes++] =
+			cr_asprintf("egress enforcement is off on this server (%s): "
+				    "network_host_port_filtering, dns_control_or_equivalent and "
+				    "advanced_destination_identity are false",
+				    srv->egress.why_inactive ? srv->egress.why_inactive : "not set up");
 	*out = &r->base;
 	return 0;
 }

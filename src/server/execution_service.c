@@ -179,7 +179,17 @@ static cr_live_exec *exec_new(cr_live_sandbox *l, const Cleanroom__V1__CreateExe
 /* Starts x in its (READY) sandbox and arms its timeout. */
 static int run(cr_live_sandbox *l, cr_live_exec *x, cr_error **err)
 {
-	cr_exec_spec spec = {.argv = x->argv, .extra_env = x->env, .cwd = x->cwd, .tty = x->tty};
+	/* the gateway's proxy variables first: the request's own may replace them */
+	char *const *egress = cr_egress_env(l->egress);
+	size_t n = 0, m = 0;
+	while (egress && egress[n])
+		n++;
+	while (x->env[m])
+		m++;
+	cleanup_free char **env = cr_xcalloc(n + m + 1, sizeof(char *));
+	memcpy(env, egress, n * sizeof(char *));
+	memcpy(env + n, x->env, m * sizeof(char *));
+	cr_exec_spec spec = {.argv = x->argv, .extra_env = env, .cwd = x->cwd, .tty = x->tty};
 	if (l->backend->exec(l->sb, &spec, &x->backend_id, err) < 0)
 		return -1;
 	x->queued = false;

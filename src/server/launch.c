@@ -47,6 +47,10 @@ static const struct requirement requirements[] = {
 	{"dns_control_or_equivalent", "sandbox.network.allow", has_allow_rules},
 	{"network_host_port_filtering", "an enabled registries.* block", has_enabled_registry},
 	{"dns_control_or_equivalent", "an enabled registries.* block", has_enabled_registry},
+	/* ours (not a spec key): the gateway's registry fronts, content cache and
+	 * lockfile enforcement; without them an enabled registry would be a
+	 * silent downgrade */
+	{"registry_mediation", "an enabled registries.* block", has_enabled_registry},
 	{"secret_isolation", "secrets", has_secrets},
 };
 

@@ -146,7 +146,8 @@ int cr_sandbox_create(cr_server *srv, const cr_api_call *call, const ProtobufCMe
 	cleanup_free char *run_id = req->run_id && *req->run_id ? cr_xstrdup(req->run_id) : cr_new_id("run-");
 	cleanup_policy cr_policy *p = read_policy(req, err);
 	cr_backend_caps caps;
-	be->capabilities(&caps);
+	cr_capability storage[32];
+	cr_egress_caps(srv, be, &caps, storage, sizeof(storage) / sizeof(storage[0]));
 	if (!p || cr_launch_validate(p, &caps, err) < 0) {
 		audit_refusal(srv, call, be, p, run_id, *err);
 		return -1;
@@ -163,7 +164,7 @@ int cr_sandbox_create(cr_server *srv, const cr_api_call *call, const ProtobufCMe
 			      .created_ms = t,
 			      .updated_ms = t,
 			      .expires_ms = ttl > 0 ? t + ttl * 1000 : 0};
-	if (cr_provision_launch(srv, be, p, &row, err) < 0)
+	if (cr_provision_launch(srv, be, p, req->compiled_policy_json, &row, err) < 0)
 		return -1;
 	Cleanroom__V1__CreateSandboxResponse *r = cr_xmalloc(sizeof(*r));
 	cleanroom__v1__create_sandbox_response__init(r);
@@ -269,6 +270,8 @@ int cr_server_destroy_live(cr_server *srv, cr_live_sandbox *l, cr_reason reason,
 	cr_pump_fail_all(l, reason ? reason : CR_REASON_SANDBOX_LOST,
 			 message ? message : "the sandbox was terminated");
 	int rc = l->backend->terminate(l->sb, err);
+	cr_egress_release(srv, l->id, l->egress);
+	l->egress = NULL;
 	if (rc < 0 && !reason)
 		reason = CR_REASON_INTERNAL;
 	cr_server_sandbox_status(srv, l->id, reason ? CR_SB_FAILED : CR_SB_STOPPED, reason,

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "backend/backend.h"
+#include "server/egress.h"
 #include "server/store/store.h"
 #include "util/clock.h"
 #include "util/error.h"
@@ -47,6 +48,7 @@ struct cr_live_sandbox {
 	struct event *resume_ev;    /* checks whether paused followers caught up */
 	struct event *provision_ev; /* provisioning deadline, until READY */
 	bool ready;                 /* provisioned: executions start at once */
+	cr_sandbox_egress *egress;  /* its link, firewall chains and gateway; NULL = loopback only */
 	bool paused;                /* a follower is behind: events wait (backpressure) */
 	int64_t paused_since_ms;
 	cr_live_exec *execs;
@@ -73,6 +75,8 @@ typedef struct cr_server {
 	cr_live_sandbox *live;
 	cr_server_config cfg;
 	int64_t last_activity_ms; /* last request, for --idle-exit */
+	cr_egress egress;
+	char **egress_resolvers; /* --egress-resolver, NULL-terminated, or NULL */
 	struct event *housekeeping_ev;
 } cr_server;
 
@@ -188,10 +192,12 @@ void cr_pump_attach(cr_live_sandbox *l);
 /* Records the sandbox (PROVISIONING), starts the backend's provisioning and
  * returns; the loop finishes it (READY, or FAILED with
  * runtime_launch_failed) when the backend's event_fd says so. */
-int cr_provision_launch(cr_server *srv, const struct cr_backend *be, const cr_policy *p,
+int cr_provision_launch(cr_server *srv, const struct cr_backend *be, const cr_policy *p, const char *compiled,
 			const cr_sandbox_row *row, cr_error **err);
 /* Called by the pump while the sandbox is not ready. */
 void cr_provision_step(cr_live_sandbox *l);
+/* Called when the sandbox's gateway listens: the sandbox becomes READY. */
+void cr_provision_gateway_ready(cr_live_sandbox *l);
 /* Starts the executions queued while the sandbox was provisioning
  * (execution_service.c). */
 void cr_execution_start_queued(cr_live_sandbox *l);

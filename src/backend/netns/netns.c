@@ -22,6 +22,7 @@
 
 #include "backend/netns/harden.h"
 #include "backend/netns/spawn.h"
+#include "net/link.h"
 #include "config.h"
 #include "util/cleanup.h"
 #include "util/fileio.h"
@@ -31,11 +32,11 @@
 #define UID_SLOTS 4096
 
 static const cr_capability capabilities[] = {
-	{"network_default_deny", true},       {"network_host_port_filtering", false},
-	{"dns_control_or_equivalent", false}, {"policy_immutability", true},
-	{"audit_event_emission", false},      {"secret_isolation", false},
-	{"protocol_granularity", false},      {"advanced_destination_identity", false},
-	{"offline_cache_mode", false},
+	{"network_default_deny", true},      {"network_host_port_filtering", true},
+	{"dns_control_or_equivalent", true}, {"policy_immutability", true},
+	{"audit_event_emission", true},      {"secret_isolation", false},
+	{"protocol_granularity", false},     {"advanced_destination_identity", true},
+	{"offline_cache_mode", false},       {"registry_mediation", false},
 };
 
 static void netns_capabilities(cr_backend_caps *out)
@@ -45,14 +46,18 @@ static void netns_capabilities(cr_backend_caps *out)
 		.backend_version = CLEANROOM_VERSION,
 		.capabilities = capabilities,
 		.n_capabilities = sizeof(capabilities) / sizeof(capabilities[0]),
-		.notes =
-			"network_default_deny: a sandbox's network namespace is empty (loopback only), so no "
-			"packet leaves it. Allowing destinations (host/port filtering, managed DNS, the "
-			"gateway) "
-			"is not built yet, so policies with allow rules, enabled registries or secrets are "
-			"refused with backend_capability_mismatch. policy_immutability: the compiled policy "
-			"is "
-			"fixed at provision. No audit events yet.",
+		.notes = "network_default_deny: a sandbox has its own network namespace; its only link "
+			 "leads to its gateway, and the host firewall sends all its DNS and TCP there and "
+			 "drops everything else. network_host_port_filtering, dns_control_or_equivalent and "
+			 "advanced_destination_identity (TLS SNI / HTTP Host checked against the managed "
+			 "resolver's answers) hold only where the server runs egress (as root; see "
+			 "GetCapabilities notes): without it a sandbox has loopback only. "
+			 "policy_immutability: the compiled policy is fixed at provision. "
+			 "audit_event_emission: lifecycle events and every egress decision are in the "
+			 "audit trail. Not built yet: secret_isolation (secrets), protocol_granularity, "
+			 "offline_cache_mode and registry_mediation (ours: registry fronts, content cache "
+			 "and lockfile enforcement in the gateway), so policies with secrets or an enabled "
+			 "registries.* block are refused.",
 	};
 }
 
@@ -150,6 +155,10 @@ static cr_sandbox *sandbox_new(const cr_sandbox_spec *spec)
 	sb->dir = cr_asprintf("%s/netns/%s", spec->state_dir, spec->sandbox_id);
 	sb->lock_fd = sb->pidfd = sb->ctl_fd = sb->spawn_err_fd = sb->record.fd = -1;
 	sb->workload_uid = spec->workload_uid;
+	if (spec->net) {
+		sb->has_net = true;
+		sb->net = *spec->net;
+	}
 	sb->next_exec_id = 1;
 	cr_agent_decoder_init(&sb->dec);
 	return sb;
@@ -195,7 +204,11 @@ static int destroy(cr_sandbox *sb, cr_error **err)
 	if (sb->agent_pid > 0)
 		waitpid(sb->agent_pid, NULL, 0);
 	sb->agent_pid = 0;
-	int rc = cr_record_teardown(sb->dir, err);
+	int rc = 0;
+	if (sb->has_net && cr_net_link_delete(sb->net.host_ifname, err) < 0)
+		rc = -1;
+	if (cr_record_teardown(sb->dir, rc < 0 ? NULL : err) < 0)
+		rc = -1;
 	sandbox_free(sb);
 	return rc;
 }
@@ -220,6 +233,32 @@ static int prepare(cr_sandbox *sb, const cr_sandbox_spec *spec, uid_t *base, cr_
 	return make_cgroup(sb, &spec->policy->resources, err);
 }
 
+/* <dir>/resolv.conf naming the gateway, bound over the root's. */
+static int write_resolv_conf(cr_sandbox *sb, char **path, cr_error **err)
+{
+	char gw[INET_ADDRSTRLEN];
+	cleanup_free char *text = cr_asprintf("# written by cleanroom: the sandbox's gateway resolves the "
+					      "names its policy allows\nnameserver %s\noptions attempts:2 "
+					      "timeout:3\n",
+					      cr_net_addr_str(sb->net.gateway_addr, gw));
+	*path = cr_asprintf("%s/resolv.conf", sb->dir);
+	cleanup_close int fd = open(*path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || cr_write_all(fd, text, strlen(text)) < 0)
+		return cr_error_make(err, errno, CR_REASON_RUNTIME_LAUNCH_FAILED, "write '%s'", *path);
+	return 0;
+}
+
+/* The link to the gateway, once the agent (and so its netns) is up. */
+static int attach_link(cr_sandbox *sb, cr_error **err)
+{
+	if (!sb->has_net)
+		return 0;
+	cleanup_close int netns = cr_net_netns_open(sb->agent_pid, sb->pidfd, err);
+	if (netns < 0)
+		return -1;
+	return cr_net_link_create(&sb->net, netns, err);
+}
+
 static int netns_provision_start(const cr_sandbox_spec *spec, cr_sandbox **out, cr_error **err)
 {
 	if (!valid_id(spec->sandbox_id))
@@ -240,6 +279,10 @@ static int netns_provision_start(const cr_sandbox_spec *spec, cr_sandbox **out, 
 				 .owner_uid = spec->workload_uid,
 				 .owner_gid = spec->workload_uid,
 				 .tmpfs_bytes = spec->policy->resources.disk_bytes};
+	cleanup_free char *resolv = NULL;
+	if (spec->net && write_resolv_conf(sb, &resolv, err) < 0)
+		return destroy(sb, NULL), -1;
+	rootfs.resolv_conf = resolv;
 	cr_spawn_spec s = {.rootfs = &rootfs,
 			   .host_uid_base = base,
 			   .map_range = geteuid() == 0,
@@ -276,7 +319,7 @@ static int netns_provision_step(cr_sandbox *sb, cr_error **err)
 	close(sb->spawn_err_fd);
 	sb->spawn_err_fd = -1;
 	if (got == 1 && f.type == CR_AGENT_HELLO)
-		return 1;
+		return attach_link(sb, err) < 0 ? -1 : 1;
 	if (*child)
 		return cr_error_make(err, 0, CR_REASON_RUNTIME_LAUNCH_FAILED, "set up the sandbox: %s",
 				     child);

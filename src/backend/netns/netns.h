@@ -38,6 +38,8 @@ struct cr_sandbox {
 	int ctl_fd;
 	int spawn_err_fd; /* the child's error pipe while provisioning, else -1 */
 	uid_t workload_uid;
+	bool has_net; /* net: the link to the gateway, created when the agent is up */
+	cr_net_lease net;
 	uint32_t next_exec_id;
 	cr_agent_decoder dec;
 	cr_queued_frame *queue, *queue_tail;

@@ -256,6 +256,25 @@ static int mask_paths(const char *root, cr_error **err)
 	return 0;
 }
 
+/* The sandbox's resolver: the gateway, in a file bound over /etc/resolv.conf
+ * (which must be a regular file in the view: a symlink would lead the bind
+ * elsewhere). */
+static int add_resolv_conf(const char *root, const char *src, cr_error **err)
+{
+	if (!src)
+		return 0;
+	cleanup_free char *dst = at(root, "etc/resolv.conf");
+	struct stat st;
+	bool missing = lstat(dst, &st) < 0;
+	if (missing || !S_ISREG(st.st_mode))
+		return cr_error_make(
+			err, 0, CR_REASON_RUNTIME_LAUNCH_FAILED,
+			"cannot point the sandbox's resolver at its gateway: /etc/resolv.conf of "
+			"the root is %s, not a regular file",
+			missing ? "missing" : "a symlink or special file");
+	return bind_ro(src, dst, err);
+}
+
 static int root_from_host(const char *root, cr_error **err)
 {
 	if (mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") < 0)
@@ -306,7 +325,8 @@ int cr_rootfs_build(const cr_rootfs_spec *s, cr_error **err)
 		return fail(err, "make private", "/");
 	int rc = s->image_dir ? root_from_image(s, root, err) : root_from_host(root, err);
 	if (rc < 0 || add_writable(s, root, err) < 0 || add_dev(root, err) < 0 ||
-	    add_proc_sys(root, err) < 0 || mask_paths(root, err) < 0)
+	    add_proc_sys(root, err) < 0 || mask_paths(root, err) < 0 ||
+	    add_resolv_conf(root, s->resolv_conf, err) < 0)
 		return -1;
 	return 0;
 }

@@ -23,7 +23,8 @@ typedef struct cr_rootfs_spec {
 	const char *image_dir; /* unpacked image, or NULL for the host view */
 	uid_t owner_uid;       /* owner (inside) of /workspace and /home */
 	gid_t owner_gid;
-	long long tmpfs_bytes; /* size of each writable tmpfs, 0 = kernel default (half of RAM) */
+	long long tmpfs_bytes;   /* size of each writable tmpfs, 0 = kernel default (half of RAM) */
+	const char *resolv_conf; /* host file bound read-only over /etc/resolv.conf, or NULL */
 } cr_rootfs_spec;
 
 /* Builds the view under spec->root_dir, in the caller's (new) mount
