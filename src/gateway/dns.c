@@ -267,7 +267,10 @@ static void answer_addresses(pending *p, const struct in_addr *addrs, int count,
 	cleanup_free char *detail = refused.len ? cr_asprintf("answered %s; not handed out: %s",
 							      n ? answered.data : "nothing", refused.data)
 						: cr_asprintf("answered %s", n ? answered.data : "nothing");
-	audit_query(s, &p->q, true, p->rule, detail);
+	/* a name whose every address is refused (metadata, loopback, the pool)
+	 * is a denied destination, whatever rule allowed the name */
+	bool denied = n == 0 && refused.len;
+	audit_query(s, &p->q, !denied, denied ? "address_guard" : p->rule, detail);
 }
 
 static void on_upstream(int result, char type, int count, int ttl, void *addresses, void *arg)

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "gateway/internal.h"
+#include "gateway/proxy/proxy.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/clock.h"
@@ -397,6 +398,7 @@ static int start_components(gw_process *g, const gw_args *a, cr_error **err)
 	if (cr_gw_proxy_start(gw, err) < 0)
 		return -1;
 	g->proxy_started = true;
+	cr_gw_proxy_set_pool(gw, a->pool, a->pool_prefix);
 	return 0;
 }
 
@@ -473,6 +475,8 @@ int cr_gateway_main(int argc, char **argv)
 		teardown(&g);
 		return err->reason == CR_REASON_POLICY_INVALID ? EXIT_USAGE : EXIT_FAILURE_SETUP;
 	}
+	/* the server makes the sandbox READY on this line: everything listens */
+	cr_gw_audit(&g.gw, &(cr_gw_event){.kind = "gateway_ready"});
 	event_base_dispatch(g.gw.base);
 	teardown(&g);
 	return 0;

@@ -184,8 +184,21 @@ void cr_gw_decide(const cr_policy *p, const cr_gw_name_lookup *names, const cr_g
 		cr_gw_verdict_refuse(out, NULL, ip, port, CR_GW_RULE_INVALID, detail);
 		return;
 	}
-	if (!identify(names, sniffed, ip, port, out))
+	if (!identify(names, sniffed, ip, port, out)) {
+		/* a presented name the policy denies anyway: the policy's rule is
+		 * the better reason (the resolver never vouched for it since it
+		 * answered NXDOMAIN) */
+		cr_gw_verdict pol;
+		cr_gw_decide_dest(p, sniffed->name, port, &pol);
+		if (pol.action == CR_ACTION_DENY && pol.step >= 0) {
+			out->rule = pol.rule;
+			out->step = pol.step;
+			snprintf(out->detail, sizeof(out->detail),
+				 "%.200s is not allowed by the policy%s%.250s", sniffed->name,
+				 *pol.detail ? ": " : "", pol.detail);
+		}
 		return;
+	}
 	char host[sizeof(out->host)];
 	cr_gw_ident ident = out->ident;
 	memcpy(host, out->host, sizeof(host));
