@@ -65,7 +65,16 @@ int cr_exec_connect(cr_exec_run *r, cr_error **err)
 
 int cr_exec_compile(cr_exec_run *r, char **compiled, char **repo_root, cr_error **err)
 {
-	cr_policy_opts po = {.config = r->opts->config, .repo_dir = r->opts->workspace};
+	/* -c is relative to where exec runs, not to --workspace (which only says
+	 * where the repository is) */
+	const char *config = r->opts->config;
+	cleanup_free char *abs_config = NULL;
+	if (config && config[0] != '/' && r->opts->workspace) {
+		cleanup_free char *cwd = getcwd(NULL, 0);
+		if (cwd)
+			config = abs_config = cr_asprintf("%s/%s", cwd, config);
+	}
+	cr_policy_opts po = {.config = config, .repo_dir = r->opts->workspace};
 	cr_diags d = {0};
 	cr_policy_result res;
 	int ok = cr_cli_load_policy(&po, true, &res, &d) == 0;

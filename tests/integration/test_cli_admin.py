@@ -30,7 +30,7 @@ class Server:
         self.binary = binary
         self.root = root
         self.sock = root / "run" / "cleanroom.sock"
-        self.proc = subprocess.Popen([binary, "serve", "--socket", str(self.sock), "--state-dir", str(root / "state")],
+        self.proc = subprocess.Popen([binary, "serve", "--no-egress", "--socket", str(self.sock), "--state-dir", str(root / "state")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 10
         while time.time() < deadline and not self.sock.exists():

@@ -58,7 +58,7 @@ class Server:
         self.sock = self.dir / "run" / "cleanroom.sock"
         self.host = f"unix://{self.sock}"
         self.log = open(self.dir / "serve.log", "wb")
-        self.proc = subprocess.Popen([binary, "serve", "--socket", str(self.sock), "--state-dir",
+        self.proc = subprocess.Popen([binary, "serve", "--no-egress", "--socket", str(self.sock), "--state-dir",
                                       str(self.dir / "state")], stdout=self.log, stderr=subprocess.STDOUT)
         try:
             deadline = time.time() + 10
@@ -243,6 +243,14 @@ def test_timeout(cr, server, repo):
 
 
 @needs_root
+@needs_root
+def test_relative_policy_path_with_workspace(cr, server, repo, tmp_path):
+    """-c is relative to where exec runs, --workspace only says what to upload."""
+    (tmp_path / "p.yaml").write_text("version: 1\nsandbox:\n  network:\n    default: deny\n")
+    r = exec_(cr, server, "-c", "p.yaml", "--workspace", repo, "cat file.txt", cwd=tmp_path)
+    assert r.rc == 0 and r.out == b"hello from the workspace\n", r
+
+
 def test_workspace_upload(cr, server, repo):
     r = exec_(cr, server, "cat file.txt; test -e ignored.txt && echo ignored-present; pwd", cwd=repo)
     assert r.rc == 0, r

@@ -50,7 +50,7 @@ class Server:
         os.chmod(self.dir, 0o711)
         self.sock = self.dir / "run" / "cleanroom.sock"
         self.host = f"unix://{self.sock}"
-        self.proc = subprocess.Popen([binary, "serve", "--socket", str(self.sock), "--state-dir",
+        self.proc = subprocess.Popen([binary, "serve", "--no-egress", "--socket", str(self.sock), "--state-dir",
                                       str(self.dir / "state")], stdout=subprocess.DEVNULL,
                                      stderr=open(self.dir / "serve.log", "wb"))
         deadline = time.time() + 10
@@ -383,7 +383,7 @@ def test_over_https_with_bearer_token(cr, repo, tmp_path):
     port = free_port()
     base = Path(tempfile.mkdtemp(prefix="cleanroom-it-tls-", dir="/var/tmp"))
     os.chmod(base, 0o711)
-    srv = subprocess.Popen([cr.binary, "serve", "--socket", str(base / "run" / "s.sock"), "--state-dir",
+    srv = subprocess.Popen([cr.binary, "serve", "--no-egress", "--socket", str(base / "run" / "s.sock"), "--state-dir",
                             str(base / "state"), "--listen", f"127.0.0.1:{port}", "--tls-cert",
                             str(pki / "server.pem"), "--tls-key", str(pki / "server.key"), "--token-file",
                             str(pki / "tokens")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

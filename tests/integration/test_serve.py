@@ -20,7 +20,7 @@ def server(cleanroom_bin):
     d = Path(tempfile.mkdtemp(prefix="cleanroom-serve-", dir="/var/tmp"))
     os.chmod(d, 0o711)
     sock = d / "run" / "cleanroom.sock"
-    proc = subprocess.Popen([cleanroom_bin, "serve", "--socket", str(sock), "--state-dir", str(d / "state")],
+    proc = subprocess.Popen([cleanroom_bin, "serve", "--no-egress", "--socket", str(sock), "--state-dir", str(d / "state")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 10
     while time.time() < deadline and not sock.exists():
@@ -118,7 +118,7 @@ def test_errors(server):
 
 
 def test_a_second_server_refuses_the_socket(server, cleanroom_bin, tmp_path):
-    r = subprocess.run([cleanroom_bin, "serve", "--socket", str(server), "--state-dir", str(tmp_path / "s")],
+    r = subprocess.run([cleanroom_bin, "serve", "--no-egress", "--socket", str(server), "--state-dir", str(tmp_path / "s")],
                        capture_output=True, text=True, timeout=20)
     assert r.returncode == 1 and "already answers" in r.stderr, r.stderr
 

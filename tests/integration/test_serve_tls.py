@@ -73,7 +73,7 @@ def start(cleanroom_bin, pki, listen_host="127.0.0.1", family=socket.AF_INET):
     sock = base / "run" / "cleanroom.sock"
     port = free_port(family, listen_host)
     listen = f"[{listen_host}]:{port}" if family == socket.AF_INET6 else f"{listen_host}:{port}"
-    proc = subprocess.Popen([cleanroom_bin, "serve", "--socket", str(sock), "--state-dir", str(base / "state"),
+    proc = subprocess.Popen([cleanroom_bin, "serve", "--no-egress", "--socket", str(sock), "--state-dir", str(base / "state"),
                              "--listen", listen, "--tls-cert", str(pki / "server.pem"),
                              "--tls-key", str(pki / "server.key"), "--token-file", str(pki / "tokens")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -234,7 +234,7 @@ def test_ipv6_listener(cleanroom_bin, pki):
 def serve_fails(cleanroom_bin, tmp_path, *args):
     base = Path(tempfile.mkdtemp(prefix="cr-tls-", dir="/tmp"))
     try:
-        p = subprocess.run([cleanroom_bin, "serve", "--socket", str(base / "s.sock"), "--state-dir",
+        p = subprocess.run([cleanroom_bin, "serve", "--no-egress", "--socket", str(base / "s.sock"), "--state-dir",
                             str(base / "state"), *[str(a) for a in args]], capture_output=True, text=True,
                            timeout=30)
         assert not (base / "s.sock").exists(), "a refused start leaves no socket behind"

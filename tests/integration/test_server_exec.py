@@ -34,7 +34,7 @@ class Server:
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen([self.binary, "serve", "--socket", str(self.sock), "--state-dir",
+        self.proc = subprocess.Popen([self.binary, "serve", "--no-egress", "--socket", str(self.sock), "--state-dir",
                                       str(self.state), *self.extra],
                                      stdout=subprocess.DEVNULL, stderr=open(self.root / "serve.log", "ab"))
         deadline = time.time() + 10
@@ -328,7 +328,7 @@ def test_audit_trail_records_the_lifecycle(server, policy):
 
 def test_a_second_server_on_the_same_state_leaves_the_first_alone(server, policy, cleanroom_bin):
     sid = create_sandbox(server, policy)
-    r = subprocess.run([cleanroom_bin, "serve", "--socket", str(server.root / "other.sock"), "--state-dir",
+    r = subprocess.run([cleanroom_bin, "serve", "--no-egress", "--socket", str(server.root / "other.sock"), "--state-dir",
                         str(server.state)], capture_output=True, text=True, timeout=20)
     assert r.returncode == 1 and "another 'cleanroom serve' uses the state directory" in r.stderr, r.stderr
     sb = call(server.sock, "SandboxService", "GetSandbox", {"sandboxId": sid})["sandbox"]
