@@ -61,6 +61,11 @@ if bash scripts/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=fa
   if CLEANROOM_BIN="$PWD/build-asan/src/cli/cleanroom" CLEANROOM_DRIVER="$PWD/build-asan/tests/driver/sandbox-driver" \
      CLEANROOM_TOOLS_DIR="$PWD/build-asan/tests/tools" "$PY" -m pytest -q -p no:cacheprovider \
        --junitxml="$results/pytest.xml" tests/integration; then :; else failed_steps+=("integration tests"); fi
+  step "egress conformance suite (spec §14, backend netns, sanitized binary)"
+  if CLEANROOM_BIN="$PWD/build-asan/src/cli/cleanroom" "$PY" -m pytest -q -p no:cacheprovider \
+       --junitxml="$results/pytest-conformance.xml" tests/conformance --backend netns; then :; else
+    failed_steps+=("conformance suite")
+  fi
 else
   failed_steps+=("asan build")
 fi
@@ -75,8 +80,7 @@ import xml.etree.ElementTree as ET
 d = sys.argv[1]; ok = bad = skipped = 0
 for f in glob.glob(os.path.join(d, "unit-*")):
     a, b = map(int, open(f).read().split()); ok += a; bad += b
-x = os.path.join(d, "pytest.xml")
-if os.path.exists(x):
+for x in glob.glob(os.path.join(d, "pytest*.xml")):
     for s in ET.parse(x).getroot().iter("testsuite"):
         t, fl, er, sk = (int(s.get(k, 0)) for k in ("tests", "failures", "errors", "skipped"))
         ok += t - fl - er - sk; bad += fl + er; skipped += sk
