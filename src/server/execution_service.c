@@ -187,8 +187,10 @@ static int run(cr_live_sandbox *l, cr_live_exec *x, cr_error **err)
 	while (x->env[m])
 		m++;
 	cleanup_free char **env = cr_xcalloc(n + m + 1, sizeof(char *));
-	memcpy(env, egress, n * sizeof(char *));
-	memcpy(env + n, x->env, m * sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+		env[i] = egress[i];
+	for (size_t i = 0; i < m; i++)
+		env[n + i] = x->env[i];
 	cr_exec_spec spec = {.argv = x->argv, .extra_env = env, .cwd = x->cwd, .tty = x->tty};
 	if (l->backend->exec(l->sb, &spec, &x->backend_id, err) < 0)
 		return -1;
