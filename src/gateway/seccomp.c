@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "gateway/internal.h"
+#include "util/scmp_names.h"
 
 #ifndef CLONE_NEWTIME
 #define CLONE_NEWTIME 0x00000080
@@ -74,32 +75,10 @@ static void ctx_releasep(scmp_filter_ctx *ctx)
 		seccomp_release(*ctx);
 }
 
-/* Calls newer than libseccomp's tables have the same number everywhere. */
-static int resolve(const char *name)
-{
-	static const struct {
-		const char *name;
-		int nr;
-	} unified[] = {
-		{"pidfd_getfd", 438},    {"io_uring_setup", 425},
-		{"io_uring_enter", 426}, {"io_uring_register", 427},
-		{"open_tree", 428},      {"move_mount", 429},
-		{"fsopen", 430},         {"fsconfig", 431},
-		{"fsmount", 432},        {"fspick", 433},
-		{"clone3", 435},         {"mount_setattr", 442},
-		{"quotactl_fd", 443},
-	};
-	int nr = seccomp_syscall_resolve_name(name);
-	for (size_t i = 0; nr == __NR_SCMP_ERROR && i < sizeof(unified) / sizeof(unified[0]); i++)
-		if (strcmp(unified[i].name, name) == 0)
-			nr = unified[i].nr;
-	return nr;
-}
-
 static int rule(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n_cmp,
 		const struct scmp_arg_cmp *cmp, cr_error **err)
 {
-	int nr = resolve(name);
+	int nr = cr_scmp_resolve(name);
 	if (nr == __NR_SCMP_ERROR)
 		return 0; /* absent on this architecture */
 	int rc = seccomp_rule_add_array(ctx, action, nr, n_cmp, cmp);

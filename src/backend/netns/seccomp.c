@@ -8,6 +8,7 @@
  * architecture is allowed: a call made through another ABI (i386 int 0x80,
  * x32) kills the process, since the deny list would not match it. */
 #include "backend/netns/harden.h"
+#include "util/scmp_names.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -68,33 +69,10 @@ static void ctx_releasep(scmp_filter_ctx *ctx)
 		seccomp_release(*ctx);
 }
 
-/* Calls added after Linux 5.1 have the same number on every architecture
- * (but alpha). A libseccomp older than the call does not know its name; the
- * number still lets the filter deny it, which matters most for clone3. */
-static int resolve(const char *name)
-{
-	static const struct {
-		const char *name;
-		int nr;
-	} unified[] = {
-		{"io_uring_setup", 425}, {"io_uring_enter", 426}, {"io_uring_register", 427},
-		{"open_tree", 428},      {"move_mount", 429},     {"fsopen", 430},
-		{"fsconfig", 431},       {"fsmount", 432},        {"fspick", 433},
-		{"clone3", 435},         {"mount_setattr", 442},  {"quotactl_fd", 443},
-	};
-	int nr = seccomp_syscall_resolve_name(name);
-#ifndef __alpha__
-	for (size_t i = 0; nr == __NR_SCMP_ERROR && i < sizeof(unified) / sizeof(unified[0]); i++)
-		if (strcmp(unified[i].name, name) == 0)
-			nr = unified[i].nr;
-#endif
-	return nr;
-}
-
 static int add_list(scmp_filter_ctx ctx, const char *const *names, int errno_value, cr_error **err)
 {
 	for (const char *const *n = names; *n; n++) {
-		int nr = resolve(*n);
+		int nr = cr_scmp_resolve(*n);
 		if (nr == __NR_SCMP_ERROR)
 			continue;
 		int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO((unsigned)errno_value), nr, 0);
