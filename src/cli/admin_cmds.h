@@ -15,6 +15,10 @@ int cmd_sandbox(int argc, char **argv);
 int cmd_execution(int argc, char **argv);
 /* `cleanroom audit ls` */
 int cmd_audit(int argc, char **argv);
+/* `cleanroom conformance`: runs the egress conformance suite (pytest) and
+ * says whether the backend is supported; exit 0 only then (or when every
+ * case of a -k selection passed). */
+int cmd_conformance(int argc, char **argv);
 /* `cleanroom serve install`: argv[0] is "install". Writes the systemd unit
  * cleanroom.service; never runs systemctl. */
 int cmd_serve_install(int argc, char **argv);

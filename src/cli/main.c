@@ -24,6 +24,7 @@ static const cr_cli_command commands[] = {
 	{"sandbox", cmd_sandbox, "list, inspect, terminate and watch sandboxes; copy files"},
 	{"execution", cmd_execution, "list, inspect and cancel executions; print their output"},
 	{"audit", cmd_audit, "query the audit trail"},
+	{"conformance", cmd_conformance, "run the egress conformance suite (spec §14) for a backend"},
 	{"version", cmd_version, "print the version"},
 	{"help", cmd_help, "show this help"},
 	/* Hidden: run inside sandboxes by the backend (summary NULL). */
