@@ -9,8 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "net/conntrack.h"
@@ -40,27 +41,30 @@ static void gateway_identity(cr_egress *eg)
 	eg->gateway_gid = pw ? pw->pw_gid : 65534;
 }
 
-/* One server owns a host's egress (its table and every crsb* link): the
- * lock is held for the server's life. */
+/* One server owns a network namespace's egress (the firewall table and
+ * every crsb* link belong to the netns, not to a mount namespace): the lock
+ * is an abstract unix socket, whose names are per network namespace, held
+ * for the server's life. */
 static int lock_host(cr_egress *eg, cr_error **err)
 {
-	if (mkdir(CR_EGRESS_LOCK_DIR, 0755) < 0 && errno != EEXIST)
-		return cr_error_make(err, errno, CR_REASON_INTERNAL, "create '%s'", CR_EGRESS_LOCK_DIR);
-	eg->lock_fd =
-		open(CR_EGRESS_LOCK_DIR "/egress.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	eg->lock_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (eg->lock_fd < 0)
-		return cr_error_make(err, errno, CR_REASON_INTERNAL, "open %s/egress.lock",
-				     CR_EGRESS_LOCK_DIR);
-	if (flock(eg->lock_fd, LOCK_EX | LOCK_NB) == 0)
+		return cr_error_make(err, errno, CR_REASON_INTERNAL, "create the egress lock socket");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	memcpy(sa.sun_path + 1, CR_EGRESS_LOCK_NAME, strlen(CR_EGRESS_LOCK_NAME));
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(CR_EGRESS_LOCK_NAME));
+	if (bind(eg->lock_fd, (struct sockaddr *)&sa, len) == 0)
 		return 0;
 	int e = errno;
 	close(eg->lock_fd);
 	eg->lock_fd = -1;
-	if (e == EWOULDBLOCK)
-		return cr_error_make(err, 0, CR_REASON_INTERNAL,
-				     "another cleanroom serve owns egress on this host (%s/egress.lock)",
-				     CR_EGRESS_LOCK_DIR);
-	return cr_error_make(err, e, CR_REASON_INTERNAL, "lock %s/egress.lock", CR_EGRESS_LOCK_DIR);
+	if (e == EADDRINUSE)
+		return cr_error_make(
+			err, 0, CR_REASON_INTERNAL,
+			"another cleanroom serve owns egress in this network namespace (it holds "
+			"the abstract socket @%s)",
+			CR_EGRESS_LOCK_NAME);
+	return cr_error_make(err, e, CR_REASON_INTERNAL, "bind the egress lock @%s", CR_EGRESS_LOCK_NAME);
 }
 
 /* Leftovers of a crashed server: links, then the table (replaced by open),

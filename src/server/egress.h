@@ -30,9 +30,9 @@ typedef struct cr_gateway_proc cr_gateway_proc;
 /* The gateway's listeners on its address (gateway.h, firewall redirects). */
 #define CR_EGRESS_DNS_PORT   15053
 #define CR_EGRESS_PROXY_PORT 15001
-/* Where the host-wide egress lock lives: one server per host owns the
- * firewall table and the crsb* links. */
-#define CR_EGRESS_LOCK_DIR "/run/cleanroom"
+/* The egress lock: an abstract unix socket (its name is per network
+ * namespace, like the firewall table and the crsb* links it guards). */
+#define CR_EGRESS_LOCK_NAME "cleanroom/egress.lock"
 /* HTTP_PROXY, HTTPS_PROXY, http_proxy, https_proxy, NO_PROXY, no_proxy */
 #define CR_EGRESS_ENV_N 6
 
@@ -47,7 +47,7 @@ typedef struct cr_egress {
 	char *why_inactive; /* one line, when not active */
 	cr_net_pool pool;
 	cr_firewall *fw;
-	int lock_fd;       /* flock on CR_EGRESS_LOCK_DIR/egress.lock while active */
+	int lock_fd;       /* the bound lock socket (CR_EGRESS_LOCK_NAME) while active */
 	uid_t gateway_uid; /* the gateways run as this user (nobody) */
 	gid_t gateway_gid;
 } cr_egress;

@@ -123,6 +123,40 @@ def test_a_second_server_refuses_the_socket(server, cleanroom_bin, tmp_path):
     assert r.returncode == 1 and "already answers" in r.stderr, r.stderr
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="egress needs root (links, nftables)")
+def test_one_egress_owner_per_network_namespace(cleanroom_bin, tmp_path):
+    """Two servers in one network namespace: the second runs without egress
+    and says why; the first's firewall table is untouched. Both run in a
+    private network namespace so the host's egress is not involved."""
+    ns = f"crlock{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    procs = []
+    try:
+        def start(name):
+            d = tmp_path / name
+            d.mkdir()
+            p = subprocess.Popen(["ip", "netns", "exec", ns, cleanroom_bin, "serve", "--socket", str(d / "s.sock"),
+                                  "--state-dir", str(d / "state")], stderr=subprocess.PIPE, text=True)
+            procs.append(p)
+            lines = []
+            for line in p.stderr:
+                lines.append(line)
+                if "listening on" in line:
+                    return "".join(lines)
+            raise AssertionError("".join(lines))
+        first = start("a")
+        assert "egress enforcement on" in first, first
+        second = start("b")
+        assert "egress enforcement is off: another cleanroom serve owns egress" in second, second
+        table = subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "tables"], capture_output=True, text=True)
+        assert "inet cleanroom" in table.stdout, table
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(timeout=20)
+        subprocess.run(["ip", "netns", "del", ns])
+
+
 # ---- SandboxService ----------------------------------------------------------
 
 def compiled(cleanroom_bin, tmp_path, policy):
