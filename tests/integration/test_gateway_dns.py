@@ -9,7 +9,6 @@ life cycle (control-fd EOF, SIGTERM) and its privilege drop.
 
 The namespace tests need root (network namespaces, setns) and are skipped
 otherwise; the argument checks run as any user."""
-import ctypes
 import json
 import os
 import shutil
@@ -20,9 +19,11 @@ import subprocess
 import textwrap
 import threading
 import time
-from contextlib import contextmanager
 
 import pytest
+
+import gateway_harness as harness
+from gateway_harness import in_netns
 
 dnslib = pytest.importorskip("dnslib")
 from dnslib import AAAA, QTYPE, RCODE, RR, A, DNSError, DNSRecord  # noqa: E402
@@ -75,25 +76,11 @@ ZONE = {
     "metadata.google.internal": ["169.254.169.254"],
 }
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def sh(*args):
     subprocess.run(args, check=True, capture_output=True, timeout=20)
 
-
-@contextmanager
-def in_netns(name):
-    """This thread inside netns `name` (sockets made here stay there)."""
-    with open(f"/run/netns/{name}") as target, open("/proc/thread-self/ns/net") as home:
-        if _libc.setns(target.fileno(), CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns")
-        try:
-            yield
-        finally:
-            if _libc.setns(home.fileno(), CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns back")
 
 
 # ---- the fixture "internet": an authoritative server for the test zone ----
@@ -189,63 +176,16 @@ def compiled_policy(cleanroom_bin, tmp_path_factory):
 # ---- the gateway process ----
 
 
-class Audit:
-    """The server's end of the audit pipe."""
-
-    def __init__(self, fd):
-        self.fd = fd
-        os.set_blocking(fd, False)
-        self.buf = b""
-        self.events = []
-
-    def read(self):
-        while True:
-            try:
-                chunk = os.read(self.fd, 65536)
-            except BlockingIOError:
-                break
-            if not chunk:
-                break
-            self.buf += chunk
-        *lines, self.buf = self.buf.split(b"\n")
-        for line in lines:
-            self.events.append(json.loads(line))  # every line is one JSON object
-        return self.events
-
-    def matching(self, **fields):
-        return [e for e in self.read() if all(e.get(k) == v for k, v in fields.items())]
-
+class Audit(harness.Audit):
     def wait_for(self, timeout=3.0, **fields):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.matching(**fields)
-            if found:
-                return found
-            time.sleep(0.05)
-        raise AssertionError(f"no audit event with {fields}; got {self.read()}")
+        return self.wait_all(timeout, **fields)
 
 
 class Gateway:
     def __init__(self, binary, policy, extra=(), dns_port=DNS_PORT, proxy_port=PROXY_PORT):
         self.dns_port = dns_port
-        pol_r, pol_w = os.pipe()
-        aud_r, aud_w = os.pipe()
-        ctl_r, self.ctl_w = os.pipe()
-        args = [
-            "ip", "netns", "exec", NS, binary, "__gateway",
-            "--sandbox-id", "sb-dns-test",
-            "--gateway-addr", GW, "--sandbox-addr", SANDBOX,
-            "--dns-port", str(dns_port), "--proxy-port", str(proxy_port),
-            "--policy-fd", str(pol_r), "--audit-fd", str(aud_w), "--control-fd", str(ctl_r),
-            "--upstream-dns", f"{UPSTREAM}:53",
-            *extra,
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(args, pass_fds=(pol_r, aud_w, ctl_r), stderr=subprocess.PIPE)
-        for fd in (pol_r, aud_w, ctl_r):
-            os.close(fd)
-        os.write(pol_w, policy)
-        os.close(pol_w)
-        self.audit = Audit(aud_r)
+        self.proc, self.ctl_w, self.audit = harness.spawn_gateway(
+            binary, NS, policy, "sb-dns-test", GW, SANDBOX, dns_port, proxy_port, f"{UPSTREAM}:53", extra, Audit)
         self.wait_ready()
 
     def wait_ready(self):

@@ -17,8 +17,6 @@ a sandbox.
 
 Each case asserts the client's outcome and the gateway's audit line. Needs
 root (network namespaces, nftables); skipped otherwise."""
-import ctypes
-import json
 import os
 import shutil
 import socket
@@ -27,11 +25,13 @@ import subprocess
 import textwrap
 import threading
 import time
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from socketserver import BaseRequestHandler, ThreadingTCPServer
 
 import pytest
+
+import gateway_harness as harness
+from gateway_harness import in_netns
 
 dnslib = pytest.importorskip("dnslib")
 from dnslib import QTYPE, RCODE, RR, A  # noqa: E402
@@ -67,25 +67,12 @@ POLICY = """
 
 ZONE = {"www.test": WWW, "api.test": API, "denied.test": WWW}
 
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def sh(*args, check=True):
     return subprocess.run(args, check=check, capture_output=True, timeout=30)
 
 
-@contextmanager
-def in_netns(name):
-    """This thread inside netns `name` (sockets made here stay there)."""
-    with open(f"/run/netns/{name}") as target, open("/proc/thread-self/ns/net") as home:
-        if _libc.setns(target.fileno(), CLONE_NEWNET) != 0:
-            raise OSError(ctypes.get_errno(), "setns")
-        try:
-            yield
-        finally:
-            if _libc.setns(home.fileno(), CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno(), "setns back")
 
 
 # ---- topology ----
@@ -255,56 +242,15 @@ class Internet:
 # ---- the gateway ----
 
 
-class Audit:
-    """The server's end of the audit pipe: one JSON object per line."""
-
-    def __init__(self, fd):
-        self.fd = fd
-        os.set_blocking(fd, False)
-        self.buf = b""
-        self.events = []
-
-    def read(self):
-        while True:
-            try:
-                chunk = os.read(self.fd, 65536)
-            except BlockingIOError:
-                break
-            if not chunk:
-                break
-            self.buf += chunk
-        *lines, self.buf = self.buf.split(b"\n")
-        self.events.extend(json.loads(line) for line in lines)
-        return self.events
-
+class Audit(harness.Audit):
     def wait_for(self, timeout=5.0, **fields):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = [e for e in self.read() if all(e.get(k) == v for k, v in fields.items())]
-            if found:
-                return found[-1]
-            time.sleep(0.05)
-        raise AssertionError(f"no audit event with {fields}; got:\n" + "\n".join(map(json.dumps, self.read())))
+        return self.wait_all(timeout, **fields)[-1]
 
 
 class Gateway:
     def __init__(self, binary, policy):
-        pol_r, pol_w = os.pipe()
-        aud_r, aud_w = os.pipe()
-        ctl_r, self.ctl_w = os.pipe()
-        args = [
-            "ip", "netns", "exec", NS_HOST, binary, "__gateway",
-            "--sandbox-id", "sb-proxy-test", "--gateway-addr", GW, "--sandbox-addr", SANDBOX,
-            "--dns-port", str(DNS_PORT), "--proxy-port", str(PROXY_PORT),
-            "--policy-fd", str(pol_r), "--audit-fd", str(aud_w), "--control-fd", str(ctl_r),
-            "--upstream-dns", f"{DNS}:53",
-        ]  # fmt: skip
-        self.proc = subprocess.Popen(args, pass_fds=(pol_r, aud_w, ctl_r), stderr=subprocess.PIPE)
-        for fd in (pol_r, aud_w, ctl_r):
-            os.close(fd)
-        os.write(pol_w, policy)
-        os.close(pol_w)
-        self.audit = Audit(aud_r)
+        self.proc, self.ctl_w, self.audit = harness.spawn_gateway(
+            binary, NS_HOST, policy, "sb-proxy-test", GW, SANDBOX, DNS_PORT, PROXY_PORT, f"{DNS}:53", audit_class=Audit)
         self.wait_ready()
 
     def wait_ready(self):
