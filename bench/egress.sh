@@ -24,15 +24,13 @@ repo=$PWD
 
 runs=${1:-20}
 [ "$(id -u)" = 0 ] || { echo "bench/egress.sh: run as root (network namespaces, veth, sandboxes)" >&2; exit 1; }
-export DEBIAN_FRONTEND=noninteractive
-dpkg-query -W -f='${Status}' hyperfine 2>/dev/null | grep -q 'install ok installed' ||
-  { apt-get update -q && apt-get install -y -q --no-install-recommends hyperfine; }
 py=/usr/bin/python3 # Debian's: it has dnslib (the pyenv one on PATH does not)
 for tool in ip curl openssl "$py"; do
   command -v "$tool" >/dev/null || { echo "bench/egress.sh: needs $tool" >&2; exit 1; }
 done
+. bench/common.sh
+bench_setup hyperfine
 "$py" -c 'import dnslib' 2>/dev/null || { echo "bench/egress.sh: needs python3-dnslib" >&2; exit 1; }
-bash scripts/build.sh build >/dev/null
 cleanroom="$repo/build/src/cli/cleanroom"
 unset http_proxy https_proxy no_proxy all_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY ALL_PROXY
 

@@ -16,13 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 runs=${1:-30}
-export DEBIAN_FRONTEND=noninteractive
-for p in bubblewrap hyperfine; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
-    { apt-get update -q && apt-get install -y -q --no-install-recommends bubblewrap hyperfine; break; }
-done
-bash scripts/install-deps.sh >/dev/null
-bash scripts/build.sh build >/dev/null
+. bench/common.sh
+bench_setup bubblewrap hyperfine
 cleanroom="$PWD/build/src/cli/cleanroom"
 
 work=$(mktemp -d /var/tmp/cleanroom-bench.XXXXXX)

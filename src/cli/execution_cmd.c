@@ -253,6 +253,19 @@ static void print_execution(const Cleanroom__V1__Execution *e)
 	cr_print_fields(stdout, kv, sizeof(kv) / sizeof(kv[0]) / 2);
 }
 
+/* GetExecution; NULL after a failure (already reported by the remote). */
+static ProtobufCMessage *get_execution(cr_remote *r, char *sandbox, const char *exec_id)
+{
+	Cleanroom__V1__GetExecutionRequest req = CLEANROOM__V1__GET_EXECUTION_REQUEST__INIT;
+	req.sandbox_id = sandbox;
+	req.execution_id = (char *)exec_id;
+	ProtobufCMessage *resp = NULL;
+	if (cr_remote_unary(r, CR_EXECUTION_SERVICE, "GetExecution", &req.base,
+			    &cleanroom__v1__get_execution_response__descriptor, &resp) < 0)
+		return NULL;
+	return resp;
+}
+
 static int execution_get(int argc, char **argv)
 {
 	exec_opts x = {.cmd = "cleanroom execution get"};
@@ -265,13 +278,9 @@ static int execution_get(int argc, char **argv)
 		argc, argv, &r, &exec_id, &sandbox);
 	if (early >= 0)
 		return early;
-	Cleanroom__V1__GetExecutionRequest req = CLEANROOM__V1__GET_EXECUTION_REQUEST__INIT;
-	req.sandbox_id = sandbox;
-	req.execution_id = (char *)exec_id;
-	ProtobufCMessage *resp = NULL;
+	ProtobufCMessage *resp = get_execution(&r, sandbox, exec_id);
 	int rc = CR_EXIT_FAIL;
-	if (cr_remote_unary(&r, CR_EXECUTION_SERVICE, "GetExecution", &req.base,
-			    &cleanroom__v1__get_execution_response__descriptor, &resp) == 0) {
+	if (resp) {
 		const Cleanroom__V1__GetExecutionResponse *g = (const void *)resp;
 		if (r.opts.json)
 			rc = cr_cli_print_json(x.cmd, resp) == 0 ? CR_EXIT_OK : CR_EXIT_FAIL;
@@ -471,13 +480,9 @@ static int execution_attach(int argc, char **argv)
 		cr_remote_close(&r);
 		return cr_cli_usage_error(x.cmd, "--detach-keys: %s", err->msg);
 	}
-	Cleanroom__V1__GetExecutionRequest req = CLEANROOM__V1__GET_EXECUTION_REQUEST__INIT;
-	req.sandbox_id = sandbox;
-	req.execution_id = (char *)exec_id;
-	ProtobufCMessage *resp = NULL;
+	ProtobufCMessage *resp = get_execution(&r, sandbox, exec_id);
 	int rc = CR_EXIT_FAIL;
-	if (cr_remote_unary(&r, CR_EXECUTION_SERVICE, "GetExecution", &req.base,
-			    &cleanroom__v1__get_execution_response__descriptor, &resp) == 0) {
+	if (resp) {
 		const Cleanroom__V1__GetExecutionResponse *g = (const void *)resp;
 		if (g->execution)
 			rc = attach_session(&x, &r, g->execution, &keys);

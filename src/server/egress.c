@@ -87,7 +87,7 @@ int cr_egress_init(cr_server *srv, const cr_egress_options *o, cr_error **err)
 	eg->lock_fd = -1;
 	if (cr_net_pool_parse(o->pool ? o->pool : CR_NET_POOL_DEFAULT, &eg->pool, err) < 0)
 		return cr_error_wrap(err, "--egress-pool");
-	srv->egress_resolvers = o->resolvers;
+	eg->resolvers = o->resolvers;
 	gateway_identity(eg);
 	if (o->off) {
 		inactive(eg, "--no-egress was given");

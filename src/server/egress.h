@@ -48,6 +48,7 @@ typedef struct cr_egress {
 	cr_net_pool pool;
 	cr_firewall *fw;
 	int lock_fd;       /* the bound lock socket (CR_EGRESS_LOCK_NAME) while active */
+	char **resolvers;  /* the gateways' upstream DNS (--egress-resolver), or NULL */
 	uid_t gateway_uid; /* the gateways run as this user (nobody) */
 	gid_t gateway_gid;
 } cr_egress;

@@ -216,8 +216,8 @@ static void build_argv(struct argv_builder *a, const cr_live_sandbox *l)
 	arg(a, "--gid"), arg(a, "%u", (unsigned)srv->egress.gateway_gid);
 	char pool[CR_NET_CIDR_STRLEN];
 	arg(a, "--sandbox-pool"), arg(a, "%s", cr_net_pool_format(&srv->egress.pool, pool));
-	for (size_t i = 0; srv->egress_resolvers && srv->egress_resolvers[i]; i++)
-		arg(a, "--upstream-dns"), arg(a, "%s", srv->egress_resolvers[i]);
+	for (size_t i = 0; srv->egress.resolvers && srv->egress.resolvers[i]; i++)
+		arg(a, "--upstream-dns"), arg(a, "%s", srv->egress.resolvers[i]);
 }
 
 static int spawn(const cr_live_sandbox *l, int policy_fd, int audit_w, int control_r, pid_t *pid,

@@ -76,7 +76,6 @@ typedef struct cr_server {
 	cr_server_config cfg;
 	int64_t last_activity_ms; /* last request, for --idle-exit */
 	cr_egress egress;
-	char **egress_resolvers; /* --egress-resolver, NULL-terminated, or NULL */
 	struct event *housekeeping_ev;
 } cr_server;
 
