@@ -3,6 +3,7 @@
  * chains and environment (egress.h). */
 #include "server/egress.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -81,12 +82,37 @@ static int take_over_host(cr_server *srv, cr_egress *eg, cr_error **err)
 	return cr_store_lease_clear(srv->store, err);
 }
 
+/* "IP" or "IP:PORT" (IPv4), as the gateway's --upstream-dns takes it. */
+static int check_resolver(const char *r, cr_error **err)
+{
+	char ip[INET_ADDRSTRLEN];
+	const char *colon = strchr(r, ':');
+	size_t n = colon ? (size_t)(colon - r) : strlen(r);
+	struct in_addr a;
+	char *end = NULL;
+	long port = colon ? strtol(colon + 1, &end, 10) : 53;
+	if (n >= sizeof(ip) || (colon && (!*(colon + 1) || *end || port < 1 || port > 65535)))
+		return cr_error_make(
+			err, 0, CR_REASON_USAGE_INVALID,
+			"--egress-resolver '%s' is not IPV4[:PORT] (e.g. 10.0.0.2 or 10.0.0.2:5353)", r);
+	memcpy(ip, r, n);
+	ip[n] = '\0';
+	if (inet_pton(AF_INET, ip, &a) != 1)
+		return cr_error_make(
+			err, 0, CR_REASON_USAGE_INVALID,
+			"--egress-resolver '%s' is not IPV4[:PORT] (e.g. 10.0.0.2 or 10.0.0.2:5353)", r);
+	return 0;
+}
+
 int cr_egress_init(cr_server *srv, const cr_egress_options *o, cr_error **err)
 {
 	cr_egress *eg = &srv->egress;
 	eg->lock_fd = -1;
 	if (cr_net_pool_parse(o->pool ? o->pool : CR_NET_POOL_DEFAULT, &eg->pool, err) < 0)
 		return cr_error_wrap(err, "--egress-pool");
+	for (size_t i = 0; o->resolvers && o->resolvers[i]; i++)
+		if (check_resolver(o->resolvers[i], err) < 0)
+			return -1;
 	eg->resolvers = o->resolvers;
 	gateway_identity(eg);
 	if (o->off) {

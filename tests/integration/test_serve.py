@@ -123,6 +123,14 @@ def test_a_second_server_refuses_the_socket(server, cleanroom_bin, tmp_path):
     assert r.returncode == 1 and "already answers" in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("resolver", ["10.0.0.300", "10.0.0.3:99999", "resolver.example", "10.0.0.3:"])
+def test_bad_egress_resolver_is_refused(cleanroom_bin, tmp_path, resolver):
+    r = subprocess.run([cleanroom_bin, "serve", "--no-egress", "--egress-resolver", resolver, "--socket",
+                        str(tmp_path / "s.sock"), "--state-dir", str(tmp_path / "state")],
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode != 0 and f"--egress-resolver '{resolver}' is not IPV4[:PORT]" in r.stderr, r.stderr
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="egress needs root (links, nftables)")
 def test_one_egress_owner_per_network_namespace(cleanroom_bin, tmp_path):
     """Two servers in one network namespace: the second runs without egress
