@@ -11,13 +11,15 @@ packages=(
   # libraries (DESIGN.md §11)
   libyaml-dev libjansson-dev libidn2-dev libssl-dev libseccomp-dev libcap-dev libarchive-dev
   protobuf-c-compiler libprotobuf-c-dev libprotobuf-dev libsqlite3-dev libevent-dev libcurl4-openssl-dev
-  libnl-3-dev libnl-route-3-dev libnftables-dev libnetfilter-conntrack-dev
+  libnl-3-dev libnl-route-3-dev libnftables-dev libnetfilter-conntrack-dev libxml2-dev
   # tests, sanitizers, fuzzing, style
   libcmocka-dev python3 python3-pytest clang libclang-rt-14-dev clang-format
   # tools the tests run (inside sandboxes, and curl as an API client)
   keyutils util-linux procps curl
   # egress conformance fixtures: netns plumbing, rule inspection, fixture DNS
   iproute2 nftables python3-dnslib openssl
+  # registry and git fronts with the real clients (pip inside sandboxes; git http-backend fixture)
+  python3-pip python3-venv
 )
 # node and npm run the TypeScript client test (tests/clients/ts). Debian's
 # packages only when none is on PATH: a node from elsewhere (nodesource) ships

@@ -51,6 +51,15 @@ typedef struct cr_gateway_config {
 	int control_fd;              /* EOF = exit */
 	uid_t run_uid;               /* drop to this uid/gid after binding (0 = stay, tests only) */
 	gid_t run_gid;
+	/* registry and git fronts (front/front.h, issue 7) */
+	const char *cache_dir;    /* the content cache (cache/cache.h); NULL = fronts answer 503 */
+	uint64_t cache_max_bytes; /* eviction bound, 0 = default */
+	bool offline;             /* serve warm cache entries only, never go upstream */
+	char *upstream_cacert;    /* PEM bundle that upstream TLS is verified against (read before the
+				    * privilege drop), NULL = the system store */
+	size_t upstream_cacert_len;
+	int credentials_fd; /* -1, or read to EOF at start: git credentials (JSON, front/credentials.c) */
+	bool upstream_plain_http; /* tests only: allow http:// upstreams */
 } cr_gateway_config;
 
 typedef struct cr_gateway {
@@ -61,6 +70,7 @@ typedef struct cr_gateway {
 	cr_gw_names *names;
 	void *dns;   /* dns.c state */
 	void *proxy; /* tproxy.c state */
+	void *front; /* front/front.c state: evhttp, fetcher, cache, upstream, credentials */
 	uint64_t events_written, events_dropped;
 } cr_gateway;
 
