@@ -88,6 +88,11 @@ static char *encode(const cr_gw_event *ev, size_t *len)
 		put(o, "reason_code", cr_reason_name(ev->reason), FIELD_MAX);
 	put(o, "qtype", ev->qtype, FIELD_MAX);
 	put(o, "detail", ev->detail, DETAIL_MAX);
+	put(o, "registry", ev->registry, FIELD_MAX);
+	put(o, "package", ev->package, FIELD_MAX);
+	put(o, "version", ev->version, FIELD_MAX);
+	put(o, "requested_path", ev->requested_path, DETAIL_MAX);
+	put(o, "cache", ev->cache, FIELD_MAX);
 	cleanup_free char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(o);
 	if (!text)

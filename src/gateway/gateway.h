@@ -52,6 +52,7 @@ typedef struct cr_gateway_config {
 	uid_t run_uid;               /* drop to this uid/gid after binding (0 = stay, tests only) */
 	gid_t run_gid;
 	/* registry and git fronts (front/front.h, issue 7) */
+	uint16_t front_port;      /* where the firewall redirects gateway:80; 0 = no fronts */
 	const char *cache_dir;    /* the content cache (cache/cache.h); NULL = fronts answer 503 */
 	uint64_t cache_max_bytes; /* eviction bound, 0 = default */
 	bool offline;             /* serve warm cache entries only, never go upstream */
@@ -91,8 +92,8 @@ const char *cr_gw_names_for_ip(const cr_gw_names *n, struct in_addr ip, uint64_t
 /* ---- audit.c: events to the server ---- */
 
 typedef struct cr_gw_event {
-	const char *kind;     /* "dns_query", "egress_decision", "gateway_error" */
-	const char *action;   /* "allow" or "deny" (NULL for errors) */
+	const char *kind;     /* "dns_query", "egress_decision", "registry_decision", "gateway_error" */
+	const char *action;   /* "allow", "deny", "warn" (lockfile warn mode), "error"; NULL for errors */
 	const char *protocol; /* "dns", "tls", "http", "tcp", "connect" */
 	const char *host;     /* the destination name as identified, or the IP literal; may be NULL */
 	uint16_t port;
@@ -101,6 +102,12 @@ typedef struct cr_gw_event {
 	cr_reason reason;   /* CR_REASON_NONE for allows */
 	const char *qtype;  /* DNS: "A", "AAAA", ... */
 	const char *detail; /* one line: what happened (upstream error, forged SNI, ...) */
+	/* registry_decision (front/front.h) */
+	const char *registry; /* "npm", "pip", "git" */
+	const char *package;  /* package name or repository path */
+	const char *version;
+	const char *requested_path; /* the path the sandbox asked the front for */
+	const char *cache;          /* "hit", "miss", "revalidated", "stale" */
 } cr_gw_event;
 
 /* Writes one JSON object line to cfg.audit_fd (non-blocking; counted in

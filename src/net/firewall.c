@@ -160,7 +160,8 @@ static int check_sandbox(const cr_fw_sandbox *sb, cr_error **err)
 				     "firewall: '%s' is not a sandbox interface name (" CR_NET_IFNAME_PREFIX
 				     "<hex>)",
 				     sb->host_ifname ? sb->host_ifname : "");
-	if (sb->dns_port == 0 || sb->proxy_port == 0 || sb->dns_port == sb->proxy_port)
+	if (sb->dns_port == 0 || sb->proxy_port == 0 || sb->dns_port == sb->proxy_port ||
+	    sb->front_port == sb->dns_port)
 		return cr_error_make(err, EINVAL, CR_REASON_USAGE_INVALID,
 				     "firewall: dns port %u and proxy port %u must be distinct and non-zero",
 				     sb->dns_port, sb->proxy_port);
@@ -197,20 +198,22 @@ static int put_add(cr_buf *b, const cr_fw_sandbox *sb)
 	cr_net_addr_str(sb->sandbox_addr, sandbox);
 	cr_net_addr_str(sb->gateway_addr, gateway);
 	const char *s = sb->host_ifname;
-	unsigned dns = sb->dns_port, proxy = sb->proxy_port;
+	unsigned dns = sb->dns_port, proxy = sb->proxy_port, front = sb->front_port ? sb->front_port : proxy;
 	int rc = cr_buf_printf(b,
 			       "table " TABLE " {\n"
 			       "\tchain %1$s_nat {\n"
 			       "\t\tudp dport 53 redirect to :%2$u\n"
 			       "\t\ttcp dport 53 redirect to :%2$u\n"
+			       "\t\tip daddr %5$s tcp dport 80 redirect to :%4$u\n"
 			       "\t\tmeta l4proto tcp redirect to :%3$u\n"
 			       "\t}\n",
-			       s, dns, proxy);
+			       s, dns, proxy, front, gateway);
 	rc |= cr_buf_printf(b,
 			    "\tchain %1$s_filter {\n"
 			    "\t\tip saddr %2$s ct state established,related accept\n"
 			    "\t\tip saddr %2$s ip daddr %3$s tcp dport %4$u accept\n"
 			    "\t\tip saddr %2$s ip daddr %3$s tcp dport %5$u accept\n"
+			    "\t\tip saddr %2$s ip daddr %3$s tcp dport %7$u accept\n"
 			    "\t\tip saddr %2$s ip daddr %3$s udp dport %4$u accept\n"
 			    "\t\tip saddr %2$s meta l4proto tcp counter reject with tcp reset\n"
 			    "\t\tcounter limit rate 10/second log prefix \"cleanroom-drop %6$s \"\n"
@@ -219,7 +222,7 @@ static int put_add(cr_buf *b, const cr_fw_sandbox *sb)
 			    "}\n"
 			    "add element " TABLE " nat_dispatch { \"%1$s\" : goto %1$s_nat }\n"
 			    "add element " TABLE " filter_dispatch { \"%1$s\" : goto %1$s_filter }\n",
-			    s, sandbox, gateway, dns, proxy, sb->id);
+			    s, sandbox, gateway, dns, proxy, sb->id, front);
 	return rc;
 }
 

@@ -9,9 +9,10 @@
  *   forward            filter, forward, filter-10:   iifname/oifname crsb* dropped, always
  * and, per sandbox (host interface S), one named counter S_drops and three
  * regular chains added or removed in one transaction:
- *   S_nat     UDP/TCP dport 53 -> redirect to :dns_port; other TCP -> :proxy_port
+ *   S_nat     UDP/TCP dport 53 -> redirect to :dns_port; TCP to gateway_addr:80
+ *             -> :front_port (when set); other TCP -> :proxy_port
  *   S_filter  IPv6 and spoofed sources -> S_drop; established/related accept;
- *             gateway_addr tcp {dns_port, proxy_port} and udp dns_port accept;
+ *             gateway_addr tcp {dns_port, proxy_port, front_port} and udp dns_port accept;
  *             other TCP -> counted, reject with tcp reset; the rest -> S_drop
  *   S_drop    counter S_drops, log "cleanroom-drop <id> " at 10/second, drop
  * Filtering happens in prerouting, after destination NAT, because a packet
@@ -41,6 +42,7 @@ typedef struct cr_fw_sandbox {
 	struct in_addr gateway_addr; /* the host side's address, where the redirects land */
 	uint16_t dns_port;           /* UDP and TCP port 53 are redirected here */
 	uint16_t proxy_port;         /* every other TCP connection is redirected here */
+	uint16_t front_port;         /* TCP to gateway_addr:80 (registry fronts) goes here; 0 = to proxy_port */
 } cr_fw_sandbox;
 
 /* Creates the libnftables context and (re)creates the table in one

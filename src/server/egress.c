@@ -194,7 +194,8 @@ int cr_egress_acquire(cr_server *srv, const char *sandbox_id, const char *compil
 			    .sandbox_addr = e->lease.sandbox_addr,
 			    .gateway_addr = e->lease.gateway_addr,
 			    .dns_port = CR_EGRESS_DNS_PORT,
-			    .proxy_port = CR_EGRESS_PROXY_PORT};
+			    .proxy_port = CR_EGRESS_PROXY_PORT,
+			    .front_port = CR_EGRESS_FRONT_PORT};
 	if (cr_firewall_add_sandbox(eg->fw, &fw, err) < 0)
 		goto fail;
 	e->firewall_added = true;

@@ -30,6 +30,7 @@ typedef struct cr_gateway_proc cr_gateway_proc;
 /* The gateway's listeners on its address (gateway.h, firewall redirects). */
 #define CR_EGRESS_DNS_PORT   15053
 #define CR_EGRESS_PROXY_PORT 15001
+#define CR_EGRESS_FRONT_PORT 15080 /* registry and git fronts (gateway:80 from the sandbox) */
 /* The egress lock: an abstract unix socket (its name is per network
  * namespace, like the firewall table and the crsb* links it guards). */
 #define CR_EGRESS_LOCK_NAME "cleanroom/egress.lock"

@@ -69,6 +69,8 @@ static const char *trail_kind(const char *kind)
 		return "egress.dns_query";
 	if (strcmp(kind, "egress_decision") == 0)
 		return "egress.decision";
+	if (strcmp(kind, "registry_decision") == 0)
+		return "registry.decision";
 	return "egress.error";
 }
 
@@ -89,13 +91,13 @@ static void relay_line(cr_gateway_proc *g, const char *text, size_t len)
 			cr_provision_gateway_ready(g->l);
 		return;
 	}
-	const char *detail[2 * 12 + 1];
-	char nums[12][24];
+	const char *detail[2 * 16 + 1];
+	char nums[16][24];
 	size_t n = 0, k = 0;
 	const char *key;
 	json_t *v;
 	json_object_foreach (j, key, v) {
-		if (strcmp(key, "kind") == 0 || strcmp(key, "reason_code") == 0 || n >= 2 * 12)
+		if (strcmp(key, "kind") == 0 || strcmp(key, "reason_code") == 0 || n >= 2 * 16)
 			continue;
 		const char *s = detail_value(v, nums[k], sizeof(nums[k]));
 		if (!s)

@@ -7,8 +7,8 @@
  *   http://<gateway>/pypi/simple/  PEP 503 / PEP 691 index, files under /pypi/files/ (pypi.c)
  *   http://<gateway>/git/<host>/   git smart HTTP, upload-pack only (git.c)
  * The firewall redirects the sandbox's connections to gateway:80 to the
- * transparent proxy, which hands them to the front's HTTP server (libevent
- * evhttp) through cr_front_take(). front.c routes by prefix and gives each
+ * front's own listener (cfg.front_port), served by libevent's evhttp, which
+ * accepts requests from the sandbox's address only. front.c routes by prefix and gives each
  * handler one cr_front_call; the handler answers exactly once through one of
  * the cr_front_send_* / cr_front_refuse functions (which end the call), or
  * not at all if the client went away first (then on_gone runs and the call is
@@ -45,12 +45,14 @@ typedef struct cr_upstream cr_upstream;
 
 /* ---- life cycle (front.c; called by gateway.c and tproxy.c) ---- */
 
-/* Starts the front on gw->base: evhttp, fetcher, cache (cfg.cache_dir; no
- * cache dir = fronts answer 503 "no content cache configured"). */
+/* Before the privilege drop: reads the git credentials (cfg.credentials_fd)
+ * and binds the listener on gateway_addr:cfg.front_port (0 = no fronts). */
+int cr_front_bind(cr_gateway *gw, cr_error **err);
+/* After the drop, as the gateway's user: opens the cache (cfg.cache_dir; no
+ * cache dir = fronts answer 503 "no content cache"), the fetcher and the
+ * upstream layer, and starts serving on gw->base. */
 int cr_front_start(cr_gateway *gw, cr_error **err);
 void cr_front_stop(cr_gateway *gw);
-/* Takes an accepted connection whose original destination was gateway:80. */
-void cr_front_take(cr_gateway *gw, int fd, const struct sockaddr_in *peer);
 
 /* ---- one request ---- */
 
@@ -104,7 +106,7 @@ typedef struct cr_front_decision {
 	cr_front_verdict verdict;
 	cr_reason reason; /* DENY: registry_not_allowed / lockfile_violation; WARN: lockfile_violation */
 	const cr_artifact *artifact; /* the allowlist entry that matched (its integrity), or NULL */
-	const char *rule;            /* "registries.npm.lockfile_enforcement", ... */
+	char rule[96];               /* "registries.npm.lockfile_enforcement", ... */
 	char detail[512];            /* one line: e.g. "left-pad 1.3.0 is not in package-lock.json" */
 } cr_front_decision;
 
@@ -129,7 +131,7 @@ const char *const *cr_front_allowed_versions(const cr_gateway *gw, const char *m
 typedef struct cr_front_event {
 	const char *action; /* "allow", "deny", "warn", "error" */
 	cr_reason reason;
-	const char *rule;
+	const char *rule;    /* the policy rule, verbatim ("registries.npm.allowed_hosts") */
 	const char *package; /* may be NULL */
 	const char *version; /* may be NULL */
 	const char *host;    /* upstream host, may be NULL */
