@@ -29,6 +29,8 @@
 	"                       [--listen HOST:PORT --tls-cert FILE --tls-key FILE\n"                \
 	"                        --token-file FILE] [--egress-pool CIDR]\n"                          \
 	"                       [--egress-resolver IP[:PORT]]... [--no-egress]\n"                    \
+	"                       [--cache-dir DIR] [--cache-max-bytes N] [--offline]\n"               \
+	"                       [--upstream-cacert FILE] [--git-credentials FILE]\n"                 \
 	"  --socket PATH        unix socket of the API (default: /run/cleanroom/cleanroom.sock as\n" \
 	"                       root, else $XDG_RUNTIME_DIR/cleanroom/cleanroom.sock)\n"             \
 	"  --state-dir DIR      state database, audit trail, sandbox records (default:\n"            \
@@ -46,6 +48,13 @@
 	"                       nameservers of /etc/resolv.conf)\n"                                  \
 	"  --no-egress          no links, firewall or gateways: policies that allow destinations\n"  \
 	"                       are refused (egress is also off when not root)\n"                    \
+	"  --cache-dir DIR      content cache of the registry and git fronts (default:\n"            \
+	"                       STATE-DIR/cache; owned by the gateways' user)\n"                     \
+	"  --cache-max-bytes N  evict least recently used entries past N bytes (default 10 GiB)\n"   \
+	"  --offline            the fronts serve cached entries only and never go upstream\n"        \
+	"  --upstream-cacert FILE  PEM CA bundle for the fronts' upstream TLS (default: system)\n"   \
+	"  --git-credentials FILE  credentials template for git upstreams (JSON, see\n"              \
+	"                       docs/registries.md); values come from variables or files\n"          \
 	"Also: cleanroom serve install --help   (write a systemd unit for the server)\n"
 
 /* The audit trail's exclusive lock is taken first: it is what makes a second
@@ -89,13 +98,26 @@ static int prepare_state(cr_server *srv, cr_error **err)
 	return 0;
 }
 
-/* --egress-pool, --egress-resolver (repeatable), --no-egress. 1 when c was
- * one of them. */
+/* --egress-pool, --egress-resolver (repeatable), --no-egress and the fronts'
+ * options. 1 when c was one of them, -1 for a bad value. */
+static int parse_num(const char *opt, const char *v, long long max, int64_t *out);
+
 static int egress_option(int c, const char *arg, cr_egress_options *eo, size_t *n_resolvers)
 {
 	switch (c) {
 	case 'P': eo->pool = arg; return 1;
 	case 'N': eo->off = true; return 1;
+	case 'c': eo->fronts.cache_dir = arg; return 1;
+	case 'F': eo->fronts.offline = true; return 1;
+	case 'A': eo->fronts.upstream_cacert = arg; return 1;
+	case 'G': eo->fronts.credentials = arg; return 1;
+	case 'M': {
+		int64_t n = 0;
+		if (parse_num("--cache-max-bytes", arg, 1LL << 50, &n) < 0)
+			return -1;
+		eo->fronts.cache_max_bytes = (uint64_t)n;
+		return 1;
+	}
 	case 'R':
 		eo->resolvers = cr_xrealloc(eo->resolvers, (*n_resolvers + 2) * sizeof(char *));
 		eo->resolvers[(*n_resolvers)++] = (char *)arg;
@@ -214,6 +236,11 @@ static int parse(int argc, char **argv, cr_server *srv, cr_http_tls_options *tls
 					     {"egress-pool", required_argument, NULL, 'P'},
 					     {"egress-resolver", required_argument, NULL, 'R'},
 					     {"no-egress", no_argument, NULL, 'N'},
+					     {"cache-dir", required_argument, NULL, 'c'},
+					     {"cache-max-bytes", required_argument, NULL, 'M'},
+					     {"offline", no_argument, NULL, 'F'},
+					     {"upstream-cacert", required_argument, NULL, 'A'},
+					     {"git-credentials", required_argument, NULL, 'G'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
 	int c;
@@ -226,8 +253,8 @@ static int parse(int argc, char **argv, cr_server *srv, cr_http_tls_options *tls
 		if (c == '?' || c == ':')
 			return cr_cli_usage_error(CMD, "unknown or incomplete option '%s'", argv[optind - 1]),
 			       -1;
-		if (!tls_option(c, optarg, tls) && !egress_option(c, optarg, eo, &n_resolvers) &&
-		    parse_option(c, optarg, srv) < 0)
+		int e = egress_option(c, optarg, eo, &n_resolvers);
+		if (e < 0 || (!e && !tls_option(c, optarg, tls) && parse_option(c, optarg, srv) < 0))
 			return -1;
 	}
 	if (optind < argc)

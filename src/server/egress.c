@@ -24,8 +24,11 @@
 
 #define CMD "cleanroom serve"
 
+/* Capabilities that hold only with egress active (links, firewall, gateways
+ * and their registry fronts with the content cache). */
 static const char *const network_keys[] = {"network_host_port_filtering", "dns_control_or_equivalent",
-					   "advanced_destination_identity"};
+					   "advanced_destination_identity", "registry_mediation",
+					   "offline_cache_mode"};
 
 static void inactive(cr_egress *eg, const char *why)
 {
@@ -131,6 +134,9 @@ int cr_egress_init(cr_server *srv, const cr_egress_options *o, cr_error **err)
 		eg->fw = NULL;
 		return 0;
 	}
+	if (cr_fronts_init(&eg->fronts, &o->fronts, srv->state_dir, eg->gateway_uid, eg->gateway_gid, err) <
+	    0)
+		return -1;
 	eg->active = true;
 	char cidr[CR_NET_CIDR_STRLEN];
 	fprintf(stderr, "%s: egress enforcement on: address pool %s (%u sandboxes), gateways as uid %u\n",
@@ -155,6 +161,7 @@ void cr_egress_shutdown(cr_server *srv)
 	eg->lock_fd = -1;
 	free(eg->why_inactive);
 	eg->why_inactive = NULL;
+	cr_fronts_free(&eg->fronts);
 }
 
 static bool is_network_key(const char *key)
@@ -179,8 +186,30 @@ void cr_egress_caps(const cr_server *srv, const struct cr_backend *be, cr_backen
 	caps->n_capabilities = n;
 }
 
-int cr_egress_acquire(cr_server *srv, const char *sandbox_id, const char *compiled, cr_sandbox_egress **out,
-		      cr_error **err)
+/* The executions' environment: the explicit proxy for clients that want one
+ * (the gateway and loopback excepted), then the fronts' variables. */
+static void build_env(cr_sandbox_egress *e, const cr_policy *p)
+{
+	static const char *const proxy_names[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"};
+	char gw[INET_ADDRSTRLEN];
+	cr_net_addr_str(e->lease.gateway_addr, gw);
+	e->env = cr_xcalloc(1, sizeof(char *));
+	for (size_t i = 0; i < sizeof(proxy_names) / sizeof(proxy_names[0]); i++) {
+		e->env = cr_xrealloc(e->env, (e->n_env + 2) * sizeof(char *));
+		e->env[e->n_env++] =
+			cr_asprintf("%s=http://%s:%d", proxy_names[i], gw, CR_GW_EXPLICIT_PROXY_PORT);
+	}
+	for (int lower = 0; lower < 2; lower++) {
+		e->env = cr_xrealloc(e->env, (e->n_env + 2) * sizeof(char *));
+		e->env[e->n_env++] =
+			cr_asprintf("%s=localhost,127.0.0.1,%s", lower ? "no_proxy" : "NO_PROXY", gw);
+	}
+	e->env[e->n_env] = NULL;
+	cr_fronts_env(p, e->lease.gateway_addr, &e->env, &e->n_env);
+}
+
+int cr_egress_acquire(cr_server *srv, const char *sandbox_id, const char *compiled, const cr_policy *p,
+		      cr_sandbox_egress **out, cr_error **err)
 {
 	cr_egress *eg = &srv->egress;
 	uint32_t index = 0;
@@ -200,6 +229,7 @@ int cr_egress_acquire(cr_server *srv, const char *sandbox_id, const char *compil
 		goto fail;
 	e->firewall_added = true;
 	e->compiled = cr_xstrdup(compiled);
+	build_env(e, p);
 	*out = e;
 	return 0;
 fail:
@@ -231,25 +261,13 @@ void cr_egress_release(cr_server *srv, const char *sandbox_id, cr_sandbox_egress
 	if (cr_store_lease_release(srv->store, sandbox_id, &err) < 0)
 		fprintf(stderr, "%s: release the address block of %s: %s\n", CMD, sandbox_id, err->msg);
 	free(e->compiled);
+	for (size_t i = 0; i < e->n_env; i++)
+		free(e->env[i]);
+	free(e->env);
 	free(e);
 }
 
 char *const *cr_egress_env(cr_sandbox_egress *e)
 {
-	if (!e)
-		return NULL;
-	static const char *const names[CR_EGRESS_ENV_N] = {"HTTP_PROXY",  "HTTPS_PROXY", "http_proxy",
-							   "https_proxy", "NO_PROXY",    "no_proxy"};
-	char gw[INET_ADDRSTRLEN];
-	cr_net_addr_str(e->lease.gateway_addr, gw);
-	for (size_t i = 0; i < CR_EGRESS_ENV_N; i++) {
-		if (i < 4)
-			snprintf(e->env_text[i], sizeof(e->env_text[i]), "%s=http://%s:%d", names[i], gw,
-				 CR_GW_EXPLICIT_PROXY_PORT);
-		else
-			snprintf(e->env_text[i], sizeof(e->env_text[i]), "%s=localhost,127.0.0.1", names[i]);
-		e->env[i] = e->env_text[i];
-	}
-	e->env[CR_EGRESS_ENV_N] = NULL;
-	return e->env;
+	return e ? e->env : NULL;
 }

@@ -21,6 +21,8 @@
 #include "backend/backend.h"
 #include "net/firewall.h"
 #include "net/pool.h"
+#include "policy/policy.h"
+#include "server/fronts.h"
 #include "util/error.h"
 
 struct cr_server;
@@ -34,13 +36,12 @@ typedef struct cr_gateway_proc cr_gateway_proc;
 /* The egress lock: an abstract unix socket (its name is per network
  * namespace, like the firewall table and the crsb* links it guards). */
 #define CR_EGRESS_LOCK_NAME "cleanroom/egress.lock"
-/* HTTP_PROXY, HTTPS_PROXY, http_proxy, https_proxy, NO_PROXY, no_proxy */
-#define CR_EGRESS_ENV_N 6
 
 typedef struct cr_egress_options {
 	const char *pool; /* CIDR; NULL = CR_NET_POOL_DEFAULT */
 	char **resolvers; /* upstream DNS for the gateways ("IP[:PORT]"), NULL-terminated; NULL = resolv.conf */
 	bool off;         /* --no-egress */
+	cr_fronts_options fronts;
 } cr_egress_options;
 
 typedef struct cr_egress {
@@ -52,6 +53,7 @@ typedef struct cr_egress {
 	char **resolvers;  /* the gateways' upstream DNS (--egress-resolver), or NULL */
 	uid_t gateway_uid; /* the gateways run as this user (nobody) */
 	gid_t gateway_gid;
+	cr_fronts fronts; /* the registry and git fronts' cache, upstream CA, credentials */
 } cr_egress;
 
 /* One sandbox's share. */
@@ -61,8 +63,8 @@ typedef struct cr_sandbox_egress {
 	char *compiled;      /* the CompiledPolicy text, until the gateway has it */
 	cr_gateway_proc *gw; /* NULL until started */
 	bool gateway_ready;
-	char env_text[CR_EGRESS_ENV_N][64]; /* cr_egress_env */
-	char *env[CR_EGRESS_ENV_N + 1];
+	char **env; /* cr_egress_env: proxy variables and the fronts', NULL-terminated */
+	size_t n_env;
 } cr_sandbox_egress;
 
 /* Sets egress up at start (firewall table replaced, leftover links removed,
@@ -80,9 +82,9 @@ void cr_egress_caps(const struct cr_server *srv, const struct cr_backend *be, cr
 		    cr_capability *storage, size_t n_storage);
 
 /* Leases an address block for sandbox_id and adds its firewall chains.
- * compiled is kept for the gateway. Returns 0 with *out, or -1 with *err
- * (nothing left). */
-int cr_egress_acquire(struct cr_server *srv, const char *sandbox_id, const char *compiled,
+ * compiled is kept for the gateway; p gives the executions' environment
+ * (git hosts). Returns 0 with *out, or -1 with *err (nothing left). */
+int cr_egress_acquire(struct cr_server *srv, const char *sandbox_id, const char *compiled, const cr_policy *p,
 		      cr_sandbox_egress **out, cr_error **err);
 /* Starts the sandbox's gateway (after its link exists); the pump calls
  * cr_provision_gateway_ready when it listens. */
@@ -90,8 +92,9 @@ int cr_egress_start_gateway(struct cr_live_sandbox *l, cr_error **err);
 /* Stops the gateway, removes the chains and conntrack entries, gives the
  * lease back and frees e. Idempotent on host state; accepts NULL. */
 void cr_egress_release(struct cr_server *srv, const char *sandbox_id, cr_sandbox_egress *e);
-/* Environment entries for executions ("HTTP_PROXY=...", ...), NULL-terminated,
- * static storage in e; NULL without egress. */
+/* Environment entries for executions ("HTTP_PROXY=...", npm, pip and git
+ * pointed at the gateway's fronts), NULL-terminated, owned by e; NULL
+ * without egress. */
 char *const *cr_egress_env(cr_sandbox_egress *e);
 
 /* ---- gateway_proc.c ---- */

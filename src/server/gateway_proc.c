@@ -181,7 +181,7 @@ static int policy_memfd(const char *compiled, cr_error **err)
 
 struct argv_builder {
 	char *v[MAX_ARGS];
-	char text[MAX_ARGS][64];
+	char text[MAX_ARGS][512]; /* the longest is --cache-dir's path (fronts.c caps it) */
 	size_t n;
 };
 
@@ -198,7 +198,7 @@ static void arg(struct argv_builder *a, const char *fmt, ...)
 	a->v[++a->n] = NULL;
 }
 
-static void build_argv(struct argv_builder *a, const cr_live_sandbox *l)
+static void build_argv(struct argv_builder *a, const cr_live_sandbox *l, bool creds)
 {
 	const cr_sandbox_egress *e = l->egress;
 	const cr_server *srv = l->srv;
@@ -220,19 +220,33 @@ static void build_argv(struct argv_builder *a, const cr_live_sandbox *l)
 	arg(a, "--sandbox-pool"), arg(a, "%s", cr_net_pool_format(&srv->egress.pool, pool));
 	for (size_t i = 0; srv->egress.resolvers && srv->egress.resolvers[i]; i++)
 		arg(a, "--upstream-dns"), arg(a, "%s", srv->egress.resolvers[i]);
+	const cr_fronts *f = &srv->egress.fronts;
+	arg(a, "--front-port"), arg(a, "%d", CR_EGRESS_FRONT_PORT);
+	if (f->cache_dir)
+		arg(a, "--cache-dir"), arg(a, "%s", f->cache_dir);
+	if (f->cache_max_bytes)
+		arg(a, "--cache-max-bytes"), arg(a, "%llu", (unsigned long long)f->cache_max_bytes);
+	if (f->offline)
+		arg(a, "--offline");
+	if (f->upstream_cacert)
+		arg(a, "--upstream-cacert"), arg(a, "%s", f->upstream_cacert);
+	if (creds)
+		arg(a, "--credentials-fd"), arg(a, "6");
 }
 
-static int spawn(const cr_live_sandbox *l, int policy_fd, int audit_w, int control_r, pid_t *pid,
-		 cr_error **err)
+static int spawn(const cr_live_sandbox *l, int policy_fd, int audit_w, int control_r, int creds_fd,
+		 pid_t *pid, cr_error **err)
 {
 	struct argv_builder a;
-	build_argv(&a, l);
+	build_argv(&a, l, creds_fd >= 0);
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, policy_fd, 3);
 	posix_spawn_file_actions_adddup2(&fa, audit_w, 4);
 	posix_spawn_file_actions_adddup2(&fa, control_r, 5);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 6);
+	if (creds_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, creds_fd, 6);
+	posix_spawn_file_actions_addclosefrom_np(&fa, creds_fd >= 0 ? 7 : 6);
 	int rc = posix_spawn(pid, "/proc/self/exe", &fa, NULL, a.v, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	if (rc != 0)
@@ -246,12 +260,16 @@ int cr_gateway_proc_start(cr_live_sandbox *l, const char *compiled, cr_error **e
 	cleanup_close int policy = policy_memfd(compiled, err);
 	if (policy < 0)
 		return -1;
+	/* resolved now, from the server's environment and files (spec §6.4) */
+	cleanup_close int creds = cr_fronts_credentials_fd(&l->srv->egress.fronts, err);
+	if (creds == -1)
+		return -1;
 	if (pipe2(audit, O_CLOEXEC) < 0 || pipe2(control, O_CLOEXEC) < 0) {
 		cr_error_make(err, errno, CR_REASON_RUNTIME_LAUNCH_FAILED, "create the gateway's pipes");
 		goto fail;
 	}
 	pid_t pid;
-	if (spawn(l, policy, audit[1], control[0], &pid, err) < 0)
+	if (spawn(l, policy, audit[1], control[0], creds, &pid, err) < 0)
 		goto fail;
 	close(audit[1]);
 	close(control[0]);

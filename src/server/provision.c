@@ -121,7 +121,7 @@ int cr_provision_launch(cr_server *srv, const struct cr_backend *be, const cr_po
 	cr_sandbox_spec spec = {.sandbox_id = row->sandbox_id, .policy = p, .state_dir = srv->state_dir};
 	cr_sandbox_egress *egress = NULL;
 	cr_sandbox *sb = NULL;
-	if (srv->egress.active && cr_egress_acquire(srv, row->sandbox_id, compiled, &egress, err) < 0)
+	if (srv->egress.active && cr_egress_acquire(srv, row->sandbox_id, compiled, p, &egress, err) < 0)
 		return launch_failed(srv, row, &ctx, *err);
 	spec.net = egress ? &egress->lease : NULL;
 	if (be->provision_start(&spec, &sb, err) < 0) {
