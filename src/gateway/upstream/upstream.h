@@ -79,7 +79,7 @@ typedef struct cr_upstream_get {
 typedef struct cr_upstream_op cr_upstream_op;
 
 cr_upstream *cr_upstream_new(cr_gateway *gw, cr_cache *cache, cr_fetcher *fetcher, bool offline);
-/* Cancels pending gets (callbacks not called), flushes counters, frees. */
+/* Cancels every pending get (callbacks not called), flushes counters, frees. */
 void cr_upstream_free(cr_upstream *u);
 
 /* A document: a fresh entry is a hit; a stale one is revalidated
