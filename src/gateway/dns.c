@@ -24,6 +24,7 @@
 
 #include "dns/dns.h"
 #include "gateway/internal.h"
+#include "gateway/proxy/decide.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/clock.h"
@@ -109,7 +110,7 @@ static bool allowed_on_missed_ports(const cr_policy *p, const char *name, const 
 
 void cr_gw_dns_judge(const cr_policy *p, const char *name, cr_gw_name_verdict *out)
 {
-	*out = (cr_gw_name_verdict){.rule = "default"};
+	*out = (cr_gw_name_verdict){.rule = "default", .reason = CR_REASON_HOST_NOT_ALLOWED};
 	cr_decision d;
 	cr_error *err = NULL;
 	if (!name[0] || cr_policy_decide(p, name, 443, &d, &err) < 0) {
@@ -129,6 +130,11 @@ void cr_gw_dns_judge(const cr_policy *p, const char *name, cr_gw_name_verdict *o
 		out->answer = allowed_on_missed_ports(p, name, d.port_miss, out);
 	}
 	cr_decision_clear(&d);
+	if (!out->answer && cr_gw_registry_of_host(p, name)) {
+		out->reason = CR_REASON_REGISTRY_NOT_ALLOWED;
+		out->detail =
+			"a registry host: packages come through the gateway's registry front, not by name";
+	}
 }
 
 /* ---- audit ---- */
@@ -158,8 +164,8 @@ static bool recently_logged(dns_server *s, const char *name, const char *qtype, 
 	return false;
 }
 
-static void audit_query(dns_server *s, const cr_dns_query *q, bool allow, const char *rule,
-			const char *detail)
+static void audit_query_reason(dns_server *s, const cr_dns_query *q, bool allow, const char *rule,
+			       const char *detail, cr_reason deny_reason)
 {
 	char tbuf[16];
 	const char *qtype = cr_dns_type_name(q->qtype, tbuf);
@@ -171,10 +177,16 @@ static void audit_query(dns_server *s, const cr_dns_query *q, bool allow, const 
 				   .protocol = "dns",
 				   .host = q->name[0] ? q->name : ".",
 				   .rule = rule,
-				   .reason = allow ? CR_REASON_NONE : CR_REASON_HOST_NOT_ALLOWED,
+				   .reason = allow ? CR_REASON_NONE : deny_reason,
 				   .qtype = qtype,
 				   .detail = detail,
 			   });
+}
+
+static void audit_query(dns_server *s, const cr_dns_query *q, bool allow, const char *rule,
+			const char *detail)
+{
+	audit_query_reason(s, q, allow, rule, detail, CR_REASON_HOST_NOT_ALLOWED);
 }
 
 /* ---- answers ---- */
@@ -354,7 +366,7 @@ static void answer_query(dns_server *s, const reply_to *to, const cr_dns_query *
 	cr_gw_dns_judge(s->gw->policy, q->name, &v);
 	if (!v.answer) {
 		reply(s, to, q, CR_DNS_RCODE_NXDOMAIN, NULL, 0, 0);
-		audit_query(s, q, false, v.rule, v.detail);
+		audit_query_reason(s, q, false, v.rule, v.detail, v.reason);
 		return;
 	}
 	if (q->qtype != CR_DNS_TYPE_A) {

@@ -46,6 +46,8 @@ typedef struct cr_gw_name_verdict {
 	bool answer;
 	const char *rule;   /* deciding rule's origin or step name (points into the policy or static) */
 	const char *detail; /* static text, or NULL */
+	cr_reason reason;   /* when not answered: host_not_allowed, or registry_not_allowed for a
+			     * registry's upstream host (reached through the fronts only) */
 } cr_gw_name_verdict;
 
 /* A name is answered when the policy would allow it on some port: decided

@@ -225,6 +225,46 @@ static void test_explicit_steps(void **state)
 	cr_policy_free(p);
 }
 
+/* A registry's upstream host that the network policy does not allow outright
+ * is refused with registry_not_allowed, naming the front. */
+static void test_registry_host(void **state)
+{
+	(void)state;
+	static const char reg_yaml[] = "version: 1\n"
+				       "sandbox:\n"
+				       "  network:\n"
+				       "    default: deny\n"
+				       "    allow:\n"
+				       "      - host: api.example.com\n"
+				       "registries:\n"
+				       "  npm:\n"
+				       "    enable: true\n"
+				       "    allowed_hosts: [registry.npm.example, '*.cdn.npm.example']\n"
+				       "  pip:\n"
+				       "    enable: false\n"
+				       "    allowed_hosts: [pypi.registry.example]\n";
+	cr_diags d;
+	cr_policy *p = parse_yaml(reg_yaml, &d);
+	if (!p)
+		dump_diags(&d);
+	assert_non_null(p);
+	cr_diags_clear(&d);
+	assert_string_equal(cr_gw_registry_of_host(p, "registry.npm.example"), "npm");
+	assert_string_equal(cr_gw_registry_of_host(p, "a.cdn.npm.example"), "npm");
+	assert_null(cr_gw_registry_of_host(p, "cdn.npm.example"));
+	assert_null(cr_gw_registry_of_host(p, "pypi.registry.example")); /* not enabled */
+	assert_null(cr_gw_registry_of_host(p, "api.example.com"));
+	cr_gw_verdict v;
+	cr_gw_decide_dest(p, "registry.npm.example", 443, &v);
+	assert_int_equal(v.action, CR_ACTION_DENY);
+	assert_int_equal(v.reason, CR_REASON_REGISTRY_NOT_ALLOWED);
+	assert_string_equal(v.rule, "registries.npm.allowed_hosts");
+	assert_non_null(strstr(v.detail, "/npm/"));
+	cr_gw_decide_dest(p, "other.example", 443, &v);
+	assert_int_equal(v.reason, CR_REASON_HOST_NOT_ALLOWED);
+	cr_policy_free(p);
+}
+
 static void test_guard(void **state)
 {
 	(void)state;
@@ -343,7 +383,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),          cmocka_unit_test(test_unidentifiable),
 		cmocka_unit_test(test_explicit_steps), cmocka_unit_test(test_guard),
-		cmocka_unit_test(test_sniff),
+		cmocka_unit_test(test_sniff),          cmocka_unit_test(test_registry_host),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -64,6 +64,38 @@ void cr_gw_verdict_refuse(cr_gw_verdict *v, const char *host, struct in_addr ip,
 	snprintf(v->detail, sizeof(v->detail), "%s", detail ? detail : "");
 }
 
+const char *cr_gw_registry_of_host(const cr_policy *p, const char *host)
+{
+	cr_host_pattern dest = {0};
+	cleanup_free char *why = NULL;
+	if (!p || !host || cr_host_dest_parse(host, &dest, &why) < 0)
+		return NULL;
+	const char *manager = NULL;
+	for (size_t i = 0; i < p->n_registries && !manager; i++) {
+		const cr_registry *r = &p->registries[i];
+		for (size_t j = 0; r->enabled && j < r->n_allowed_hosts && !manager; j++)
+			if (cr_host_matches(&r->allowed_hosts[j], &dest))
+				manager = r->manager;
+	}
+	cr_host_pattern_clear(&dest);
+	return manager;
+}
+
+/* A denied registry host: the fronts are the way (registry_not_allowed). */
+static void registry_refusal(const cr_policy *p, cr_gw_verdict *v)
+{
+	const char *manager = cr_gw_registry_of_host(p, v->host);
+	if (!manager)
+		return;
+	v->reason = CR_REASON_REGISTRY_NOT_ALLOWED;
+	v->rule =
+		strcmp(manager, "npm") == 0 ? "registries.npm.allowed_hosts" : "registries.pip.allowed_hosts";
+	snprintf(v->detail, sizeof(v->detail),
+		 "%s is a %s registry host: packages come through the gateway's registry front "
+		 "(http://<gateway>/%s/), not by direct connection",
+		 v->host, manager, strcmp(manager, "npm") == 0 ? "npm" : "pypi/simple");
+}
+
 void cr_gw_decide_dest(const cr_policy *p, const char *host, uint16_t port, cr_gw_verdict *out)
 {
 	*out = (cr_gw_verdict){.ident = CR_GW_IDENT_REQUEST, .port = port};
@@ -88,6 +120,8 @@ void cr_gw_decide_dest(const cr_policy *p, const char *host, uint16_t port, cr_g
 	if (d.action == CR_ACTION_DENY && d.port_miss)
 		snprintf(out->detail, sizeof(out->detail), "port %u is not in %s", port, d.port_miss->origin);
 	cr_decision_clear(&d);
+	if (out->action == CR_ACTION_DENY)
+		registry_refusal(p, out);
 }
 
 static bool in_net(struct in_addr ip, uint32_t net, unsigned prefix)

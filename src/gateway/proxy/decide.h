@@ -53,6 +53,12 @@ typedef struct cr_gw_sniffed {
 	char name[CR_SNIFF_NAME_MAX + 1]; /* FOUND: the name (or an IP literal from Host) */
 } cr_gw_sniffed;
 
+/* The manager ("npm", "pip") whose enabled registries block lists host in
+ * allowed_hosts, or NULL. Such hosts are reached through the gateway's
+ * registry fronts; a direct connection the network policy does not allow
+ * outright is refused with registry_not_allowed (spec §6.2, DESIGN.md §7). */
+const char *cr_gw_registry_of_host(const cr_policy *p, const char *host);
+
 /* Classifies buf: a TLS ClientHello, else an HTTP/1.x head, else other TCP
  * (result NO_NAME, protocol "tcp"). An absolute-form HTTP target names the
  * host instead of the Host header, as the upstream server will read it. */
