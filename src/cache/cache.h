@@ -77,7 +77,9 @@ cr_cache_writer *cr_cache_writer_new(cr_cache *c, unsigned hashes, uint64_t max_
 int cr_cache_writer_write(cr_cache_writer *w, const void *data, size_t len, cr_error **err);
 /* The digests of everything written so far (final after the last write). */
 const cr_digests *cr_cache_writer_digests(cr_cache_writer *w);
-/* fsyncs, renames into blobs/ (an existing identical blob is kept), frees w.
+/* fsyncs, renames into blobs/ (an existing blob of that name has the same
+ * content; it is replaced atomically, so its readers keep their file and a
+ * blob damaged on disk is healed), frees w.
  * On success *sha256_out (may be NULL) gets the blob's name. -1 with *err
  * (w freed, temp file removed). */
 int cr_cache_writer_commit(cr_cache_writer *w, char sha256_out[CR_SHA256_HEX_LEN + 1], cr_error **err);
@@ -118,7 +120,8 @@ bool cr_cache_entry_fresh(const cr_cache_entry *e, int64_t now);
 /* Looks key up: 1 found (*out filled, caller clears), 0 absent (or its blob
  * is gone: the row is then dropped), -1 error with *err. */
 int cr_cache_get(cr_cache *c, const char *key, cr_cache_entry *out, cr_error **err);
-/* Inserts or replaces the entry for e->key (its blob must exist). After a
+/* Inserts or replaces the entry for e->key (its blob must exist; the stored
+ * size is the blob file's; e->last_used_at 0 means now). After a
  * put the blob total may exceed max_bytes; eviction then runs (cr_cache_gc
  * with the configured bound) at most once per minute per process. */
 int cr_cache_put(cr_cache *c, const cr_cache_entry *e, cr_error **err);
@@ -168,7 +171,9 @@ typedef struct cr_cache_gc_result {
 /* Removes blobs no entry refers to and temp files older than an hour, then,
  * while blobs exceed max_bytes (0 = the configured bound), evicts the least
  * recently used entries and their then-unreferenced blobs. Blobs whose key is
- * locked right now are kept. */
+ * locked right now are kept, and so is an unreferenced blob younger than ten
+ * minutes (file mtime: a writer may have just committed it and be about to
+ * put its entry). Also removes lock files nobody has held for an hour. */
 int cr_cache_gc(cr_cache *c, uint64_t max_bytes, cr_cache_gc_result *out, cr_error **err);
 
 typedef struct cr_cache_verify_result {
