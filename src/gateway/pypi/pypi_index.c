@@ -262,9 +262,7 @@ static int hexval(char c)
 	return isdigit((unsigned char)c) ? c - '0' : tolower((unsigned char)c) - 'a' + 10;
 }
 
-/* The last path segment, percent-decoded; NULL when empty or when it
- * decodes to a '/', a control byte or NUL. */
-static char *decoded_filename(const char *path)
+char *cr_pypi_path_filename(const char *path)
 {
 	const char *seg = strrchr(path, '/');
 	seg = seg ? seg + 1 : path;
@@ -284,7 +282,7 @@ static char *decoded_filename(const char *path)
 		out[w++] = (char)c;
 	}
 	out[w] = '\0';
-	if (w == 0) {
+	if (w == 0 || !utf8_valid(out)) {
 		free(out);
 		return NULL;
 	}
@@ -329,8 +327,8 @@ static int link_from_href(cr_pypi_link *l, const char *base, const char *href)
 	if (!host || u.path[0] != '/')
 		return -1;
 	l->path = encode_unsafe(u.path + 1, strlen(u.path + 1), false);
-	l->filename = decoded_filename(l->path);
-	if (!l->filename || !utf8_valid(l->filename))
+	l->filename = cr_pypi_path_filename(l->path);
+	if (!l->filename)
 		return -1;
 	if (u.query)
 		l->query = encode_unsafe(u.query, strlen(u.query), true);

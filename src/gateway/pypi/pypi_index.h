@@ -121,6 +121,10 @@ bool cr_pypi_name_valid(const char *name, size_t n);
 /* True when name is valid and already normalised. */
 bool cr_pypi_name_is_normalized(const char *name);
 
+/* The last segment of a URL path, percent-decoded (owned); NULL when it is
+ * empty, not UTF-8, or decodes to a '/', a control byte or NUL. */
+char *cr_pypi_path_filename(const char *path);
+
 /* A distribution file name -> (PEP 503-normalised project name, version):
  * wheels "{name}-{ver}(-{build})?-{py}-{abi}-{plat}.whl" and sdists
  * "{name}-{ver}.tar.gz|.zip|.tar.bz2" (version after the last '-').
