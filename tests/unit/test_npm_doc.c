@@ -25,7 +25,7 @@ static void parse_name_ok(const char *in, const char *name, const char *encoded,
 		fail_msg("%s: %s", in, err->msg);
 	assert_string_equal(n.name, name);
 	assert_string_equal(n.encoded, encoded);
-	assert_string_equal(n.unscoped, unscoped);
+	assert_string_equal(cr_npm_unscoped(&n), unscoped);
 }
 
 static void parse_name_bad(const char *in)
@@ -447,6 +447,8 @@ static void test_integrity(void **state)
 	assert_null(cr_npm_doc_integrity(d, "4.0.0"));
 	assert_null(cr_npm_doc_integrity(d, "8.0.0"));
 	assert_null(cr_npm_doc_integrity(d, "0.0.1"));
+	assert_true(cr_npm_doc_has_version(d, "8.0.0"));
+	assert_false(cr_npm_doc_has_version(d, "0.0.1"));
 	cr_npm_doc_free(d);
 
 	const char *doc = "{\"versions\":{"

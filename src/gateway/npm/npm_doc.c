@@ -206,11 +206,11 @@ int cr_npm_parse_name(const char *s, cr_npm_name *out, cr_error **err)
 				     "not a package name (letters, digits and -._~!*'() in a name or "
 				     "@scope/name, not starting with '.')");
 	memcpy(out->name, name, n + 1);
-	out->unscoped = out->name + (sep ? scope + 1 : 0);
+	out->unscoped_at = sep ? scope + 1 : 0;
 	if (sep) {
 		memcpy(out->encoded, name, scope);
 		memcpy(out->encoded + scope, "%2f", 3);
-		memcpy(out->encoded + scope + 3, out->unscoped, rest + 1);
+		memcpy(out->encoded + scope + 3, cr_npm_unscoped(out), rest + 1);
 	} else {
 		memcpy(out->encoded, name, n + 1);
 	}
@@ -238,11 +238,12 @@ int cr_npm_parse_tarball(const char *s, cr_npm_tarball *out, cr_error **err)
 	if (cr_npm_parse_name(name, &out->pkg, err) < 0)
 		return cr_error_wrap(err, "tarball path");
 	const char *file = sep + 3;
-	size_t file_len = strlen(file), un = strlen(out->pkg.unscoped);
+	const char *unscoped = cr_npm_unscoped(&out->pkg);
+	size_t file_len = strlen(file), un = strlen(unscoped);
 	if (file_len < un + 1 + 4 || strcmp(file + file_len - 4, ".tgz") != 0 ||
-	    strncmp(file, out->pkg.unscoped, un) != 0 || file[un] != '-')
+	    strncmp(file, unscoped, un) != 0 || file[un] != '-')
 		return cr_error_make(err, 0, CR_REASON_NONE, "tarball file is not %s-<version>.tgz",
-				     out->pkg.unscoped);
+				     unscoped);
 	size_t vlen = file_len - un - 1 - 4;
 	if (vlen > CR_NPM_VERSION_MAX)
 		return cr_error_make(err, 0, CR_REASON_NONE, "version longer than %d bytes",
@@ -251,7 +252,7 @@ int cr_npm_parse_tarball(const char *s, cr_npm_tarball *out, cr_error **err)
 	out->version[vlen] = '\0';
 	if (!cr_npm_valid_version(out->version))
 		return cr_error_make(err, 0, CR_REASON_NONE, "tarball version is not a semver version");
-	int n = snprintf(out->path, sizeof(out->path), "%s/-/%s-%s.tgz", out->pkg.name, out->pkg.unscoped,
+	int n = snprintf(out->path, sizeof(out->path), "%s/-/%s-%s.tgz", out->pkg.name, unscoped,
 			 out->version);
 	if (n < 0 || (size_t)n >= sizeof(out->path))
 		return cr_error_make(err, 0, CR_REASON_NONE, "tarball path too long");
@@ -357,6 +358,11 @@ void cr_npm_doc_free(cr_npm_doc *d)
 size_t cr_npm_doc_n_versions(const cr_npm_doc *d)
 {
 	return json_object_size(json_object_get(d->root, "versions"));
+}
+
+bool cr_npm_doc_has_version(const cr_npm_doc *d, const char *version)
+{
+	return json_object_get(json_object_get(d->root, "versions"), version) != NULL;
 }
 
 char *cr_npm_doc_dump(const cr_npm_doc *d, size_t *len)

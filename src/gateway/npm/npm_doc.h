@@ -49,8 +49,14 @@ int cr_npm_semver_cmp(const char *a, const char *b);
 typedef struct cr_npm_name {
 	char name[CR_NPM_NAME_MAX + 1];       /* "@scope/pkg": how lockfiles and policies name it */
 	char encoded[CR_NPM_ENCODED_MAX + 1]; /* "@scope%2fpkg": how it is asked upstream */
-	const char *unscoped;                 /* points into name: "pkg" */
+	size_t unscoped_at;                   /* offset of the unscoped part ("pkg") in name */
 } cr_npm_name;
+
+/* The name without its scope: "pkg" of "@scope/pkg". */
+static inline const char *cr_npm_unscoped(const cr_npm_name *n)
+{
+	return n->name + n->unscoped_at;
+}
 
 /* Parses the name of a packument request (the path after /npm/): "lodash",
  * "@scope%2fname" (%2F too) or "@scope/name". Returns 0, or -1 with *err
@@ -91,6 +97,8 @@ static inline void cr_npm_doc_freep(cr_npm_doc **d)
 
 /* Entries of versions now. */
 size_t cr_npm_doc_n_versions(const cr_npm_doc *d);
+/* True when versions has an entry for version. */
+bool cr_npm_doc_has_version(const cr_npm_doc *d, const char *version);
 
 typedef struct cr_npm_rewrite {
 	const char *base_url; /* "http://10.213.0.1" (a trailing '/' is ignored) */
