@@ -25,11 +25,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gateway/front/front.h"
 #include "gateway/internal.h"
 #include "gateway/proxy/proxy.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/clock.h"
+#include "util/fileio.h"
 #include "util/xalloc.h"
 
 #define POLICY_MAX         (16u << 20)
@@ -39,6 +41,7 @@
 #define AUDIT_FLUSH_MS     1000 /* at exit, for lines still held */
 #define EXIT_USAGE         2
 #define EXIT_FAILURE_SETUP 1
+#define CACERT_MAX         (4u << 20)
 
 typedef struct gw_args {
 	cr_gateway_config cfg;
@@ -48,6 +51,7 @@ typedef struct gw_args {
 	unsigned pool_prefix;
 	unsigned seen; /* OPT_* bits of the required options given */
 	bool uid_set, gid_set, help;
+	const char *cacert_path; /* --upstream-cacert, read in setup() */
 } gw_args;
 
 typedef struct gw_process {
@@ -59,7 +63,10 @@ typedef struct gw_process {
 static const char usage[] =
 	"usage: cleanroom __gateway --sandbox-id ID --gateway-addr A --sandbox-addr A --dns-port P\n"
 	"       --proxy-port P --policy-fd N --audit-fd N --control-fd N [--upstream-dns IP[:PORT]]...\n"
-	"       [--uid U --gid G] [--sandbox-pool CIDR]\n";
+	"       [--uid U --gid G] [--sandbox-pool CIDR]\n"
+	"       [--front-port P [--cache-dir DIR] [--cache-max-bytes N] [--offline] [--upstream-cacert "
+	"FILE]\n"
+	"        [--credentials-fd N] [--upstream-plain-http]]\n";
 
 /* ---- arguments ---- */
 
@@ -79,6 +86,13 @@ enum {
 	OPT_GID = 1 << 10,
 	OPT_POOL = 1 << 11,
 	OPT_HELP = 1 << 12,
+	OPT_FRONT_PORT = 1 << 13,
+	OPT_CACHE_DIR = 1 << 14,
+	OPT_CACHE_MAX = 1 << 15,
+	OPT_OFFLINE = 1 << 16,
+	OPT_CACERT = 1 << 17,
+	OPT_CREDS_FD = 1 << 18,
+	OPT_PLAIN_HTTP = 1 << 19,
 };
 
 static const struct option options[] = {
@@ -95,6 +109,13 @@ static const struct option options[] = {
 	{"gid", required_argument, NULL, OPT_GID},
 	{"sandbox-pool", required_argument, NULL, OPT_POOL},
 	{"help", no_argument, NULL, OPT_HELP},
+	{"front-port", required_argument, NULL, OPT_FRONT_PORT},
+	{"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+	{"cache-max-bytes", required_argument, NULL, OPT_CACHE_MAX},
+	{"offline", no_argument, NULL, OPT_OFFLINE},
+	{"upstream-cacert", required_argument, NULL, OPT_CACERT},
+	{"credentials-fd", required_argument, NULL, OPT_CREDS_FD},
+	{"upstream-plain-http", no_argument, NULL, OPT_PLAIN_HTTP},
 	{NULL, 0, NULL, 0},
 };
 
@@ -195,6 +216,36 @@ static int id_arg(int code, const char *s, unsigned *out, cr_error **err)
 	return 0;
 }
 
+/* The registry and git fronts' options (front/front.h). */
+static int front_option(int code, const char *v, gw_args *a, cr_error **err)
+{
+	unsigned long n;
+	cr_gateway_config *c = &a->cfg;
+	switch (code) {
+	case OPT_FRONT_PORT:
+		if (number(code, v, 1, 65535, &n, err) < 0)
+			return -1;
+		c->front_port = (uint16_t)n;
+		return 0;
+	case OPT_CACHE_DIR:
+		if (v[0] != '/')
+			return cr_error_make(err, 0, CR_REASON_USAGE_INVALID,
+					     "--cache-dir: '%s' is not absolute", v);
+		c->cache_dir = v;
+		return 0;
+	case OPT_CACHE_MAX:
+		if (number(code, v, 1, ULONG_MAX - 1, &n, err) < 0)
+			return -1;
+		c->cache_max_bytes = n;
+		return 0;
+	case OPT_OFFLINE: c->offline = true; return 0;
+	case OPT_CACERT: a->cacert_path = v; return 0;
+	case OPT_CREDS_FD: return fd_arg(code, v, &c->credentials_fd, err);
+	case OPT_PLAIN_HTTP: c->upstream_plain_http = true; return 0;
+	}
+	return 0;
+}
+
 static int one_option(int code, const char *v, gw_args *a, cr_error **err)
 {
 	unsigned long port;
@@ -216,8 +267,8 @@ static int one_option(int code, const char *v, gw_args *a, cr_error **err)
 	case OPT_UID: return id_arg(code, v, &c->run_uid, err);
 	case OPT_GID: return id_arg(code, v, &c->run_gid, err);
 	case OPT_POOL: return pool(v, a, err);
+	default: return front_option(code, v, a, err);
 	}
-	return 0;
 }
 
 static int check_complete(const gw_args *a, cr_error **err)
@@ -240,7 +291,8 @@ static int check_complete(const gw_args *a, cr_error **err)
 
 static int parse_args(int argc, char **argv, gw_args *a, cr_error **err)
 {
-	*a = (gw_args){.cfg = {.policy_fd = -1, .audit_fd = -1, .control_fd = -1}, .pool_prefix = 16};
+	*a = (gw_args){.cfg = {.policy_fd = -1, .audit_fd = -1, .control_fd = -1, .credentials_fd = -1},
+		       .pool_prefix = 16};
 	inet_pton(AF_INET, "10.213.0.0", &a->pool);
 	optind = 0; /* getopt's state may be left over from an earlier parse */
 	opterr = 0;
@@ -399,7 +451,10 @@ static int start_components(gw_process *g, const gw_args *a, cr_error **err)
 		return -1;
 	g->proxy_started = true;
 	cr_gw_proxy_set_pool(gw, a->pool, a->pool_prefix);
-	return 0;
+	if (a->cacert_path && cr_read_file(a->cacert_path, CACERT_MAX, &gw->cfg.upstream_cacert,
+					   &gw->cfg.upstream_cacert_len, err) < 0)
+		return cr_error_wrap(err, "--upstream-cacert");
+	return cr_front_bind(gw, err);
 }
 
 /* Everything a sandbox can reach is bound; now give up what is not needed. */
@@ -420,14 +475,16 @@ static int setup(gw_process *g, const gw_args *a, cr_error **err)
 		return cr_error_make(err, ENOMEM, CR_REASON_INTERNAL, "event base");
 	/* the audit pipe first, so that even a bad policy is reported on it */
 	if (cr_gw_audit_open(gw, err) < 0 || load_policy(gw, err) < 0 || start_components(g, a, err) < 0 ||
-	    add_loop_events(g, err) < 0)
+	    add_loop_events(g, err) < 0 || confine(gw, err) < 0)
 		return -1;
-	return confine(gw, err);
+	/* as the gateway's user, so that the cache's files are its own */
+	return cr_front_start(gw, err);
 }
 
 static void teardown(gw_process *g)
 {
 	cr_gateway *gw = &g->gw;
+	cr_front_stop(gw);
 	if (g->proxy_started)
 		cr_gw_proxy_stop(gw);
 	if (g->dns_started)
@@ -443,6 +500,9 @@ static void teardown(gw_process *g)
 		event_base_free(gw->base);
 	cr_gw_names_free(gw->names);
 	cr_policy_free(gw->policy);
+	free(gw->cfg.upstream_cacert);
+	if (gw->cfg.credentials_fd >= 0) /* never read */
+		close(gw->cfg.credentials_fd);
 	if (gw->cfg.policy_fd >= 0)
 		close(gw->cfg.policy_fd);
 }

@@ -220,7 +220,18 @@ static void build_argv(struct argv_builder *a, const cr_live_sandbox *l, bool cr
 	arg(a, "--sandbox-pool"), arg(a, "%s", cr_net_pool_format(&srv->egress.pool, pool));
 	for (size_t i = 0; srv->egress.resolvers && srv->egress.resolvers[i]; i++)
 		arg(a, "--upstream-dns"), arg(a, "%s", srv->egress.resolvers[i]);
-	(void)creds; /* the fronts' arguments follow once the gateway serves them */
+	const cr_fronts *f = &srv->egress.fronts;
+	arg(a, "--front-port"), arg(a, "%d", CR_EGRESS_FRONT_PORT);
+	if (f->cache_dir)
+		arg(a, "--cache-dir"), arg(a, "%s", f->cache_dir);
+	if (f->cache_max_bytes)
+		arg(a, "--cache-max-bytes"), arg(a, "%llu", (unsigned long long)f->cache_max_bytes);
+	if (f->offline)
+		arg(a, "--offline");
+	if (f->upstream_cacert)
+		arg(a, "--upstream-cacert"), arg(a, "%s", f->upstream_cacert);
+	if (creds)
+		arg(a, "--credentials-fd"), arg(a, "6");
 }
 
 static int spawn(const cr_live_sandbox *l, int policy_fd, int audit_w, int control_r, int creds_fd,

@@ -36,7 +36,7 @@ static const cr_capability capabilities[] = {
 	{"dns_control_or_equivalent", true}, {"policy_immutability", true},
 	{"audit_event_emission", true},      {"secret_isolation", false},
 	{"protocol_granularity", false},     {"advanced_destination_identity", true},
-	{"offline_cache_mode", false},       {"registry_mediation", false},
+	{"offline_cache_mode", true},        {"registry_mediation", true},
 };
 
 static void netns_capabilities(cr_backend_caps *out)
@@ -54,10 +54,11 @@ static void netns_capabilities(cr_backend_caps *out)
 			 "GetCapabilities notes): without it a sandbox has loopback only. "
 			 "policy_immutability: the compiled policy is fixed at provision. "
 			 "audit_event_emission: lifecycle events and every egress decision are in the "
-			 "audit trail. Not built yet: secret_isolation (secrets), protocol_granularity, "
-			 "offline_cache_mode and registry_mediation (ours: registry fronts, content cache "
-			 "and lockfile enforcement in the gateway), so policies with secrets or an enabled "
-			 "registries.* block are refused.",
+			 "audit trail. registry_mediation (ours: npm, PyPI and git fronts in the gateway "
+			 "with lockfile enforcement and integrity checks) and offline_cache_mode (the "
+			 "content cache; `serve --offline` serves warm entries only) also need egress. "
+			 "Not built yet: secret_isolation (secrets) and protocol_granularity, so "
+			 "policies with secrets are refused.",
 	};
 }
 

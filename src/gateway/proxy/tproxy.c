@@ -188,17 +188,20 @@ static void start_peek(px_conn *c)
 	event_add(c->ev, &tv);
 }
 
+/* gateway:80 reaches the proxy only when the fronts are not running (a
+ * gateway without --front-port): the firewall sends it to the front port
+ * otherwise. */
 static void registry_front(px_conn *c)
 {
 	char ip[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &c->orig.sin_addr, ip, sizeof(ip));
 	c->protocol = "http";
 	cr_gw_verdict_refuse(&c->verdict, ip, c->orig.sin_addr, CR_GW_FRONT_PORT, REGISTRY_RULE,
-			     "registry fronts are not implemented yet");
+			     "this gateway runs without registry fronts");
 	c->verdict.reason = CR_REASON_REGISTRY_NOT_ALLOWED;
 	px_audit_verdict(c->px, c->protocol, &c->verdict);
-	px_reply(c, "501 Not Implemented", "X-Cleanroom-Reason: registry_not_allowed\r\n",
-		 "registry fronts are not implemented yet");
+	px_reply(c, "503 Service Unavailable", "X-Cleanroom-Reason: registry_not_allowed\r\n",
+		 "this gateway runs without registry fronts");
 }
 
 static void dispatch(px_conn *c)
