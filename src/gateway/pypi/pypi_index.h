@@ -100,8 +100,8 @@ typedef struct cr_pypi_render_opts {
 	bool (*host_allowed)(void *ud, const char *host);
 	void *ud;
 	/* NULL-terminated allowed versions, NULL = every version. When set,
-	 * only links whose file name yields one of them (compared ignoring
-	 * case) are kept, and JSON "versions" is filtered the same way. */
+	 * only links whose file name yields one of them (compared exactly,
+	 * as the lockfile decision compares) are kept, and JSON "versions" is filtered the same way. */
 	const char *const *versions;
 } cr_pypi_render_opts;
 

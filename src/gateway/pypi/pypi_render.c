@@ -5,7 +5,6 @@
  * gateway and nothing that would let pip fetch around it. */
 #include <jansson.h>
 #include <string.h>
-#include <strings.h>
 
 #include "gateway/pypi/pypi_index.h"
 #include "util/buf.h"
@@ -24,7 +23,7 @@ static bool keep_link(const cr_pypi_link *l, const cr_pypi_render_opts *o)
 	if (cr_pypi_filename_parse(l->filename, &name, &version) < 0)
 		return false;
 	for (const char *const *v = o->versions; *v; v++)
-		if (strcasecmp(*v, version) == 0)
+		if (strcmp(*v, version) == 0)
 			return true;
 	return false;
 }
@@ -34,7 +33,7 @@ static bool version_allowed(const char *version, const char *const *versions)
 	if (!versions)
 		return true;
 	for (const char *const *v = versions; *v; v++)
-		if (strcasecmp(*v, version) == 0)
+		if (strcmp(*v, version) == 0)
 			return true;
 	return false;
 }
