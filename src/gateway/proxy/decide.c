@@ -227,6 +227,7 @@ void cr_gw_decide(const cr_policy *p, const cr_gw_name_lookup *names, const cr_g
 		if (pol.action == CR_ACTION_DENY && pol.step >= 0) {
 			out->rule = pol.rule;
 			out->step = pol.step;
+			out->reason = pol.reason; /* host_not_allowed, or registry_not_allowed */
 			snprintf(out->detail, sizeof(out->detail),
 				 "%.200s is not allowed by the policy%s%.250s", sniffed->name,
 				 *pol.detail ? ": " : "", pol.detail);
