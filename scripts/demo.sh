@@ -4,8 +4,9 @@
 # job on the example repository (examples/npm-project):
 #   1. validate its policy and decide one allowed and one denied destination;
 #   2. run a command with `cleanroom exec` under the example policy: the server
-#      refuses it before anything starts, because its registry and secret
-#      sections need the registry fronts and secret proxy (not built yet);
+#      refuses it before anything starts, because its secret binding needs the
+#      secret proxy (not built yet; its npm registry section is served by the
+#      gateway's registry front);
 #   3. run a command in a real sandbox under the example's network rules
 #      (examples/egress): github.com is allowed through the sandbox's gateway,
 #      example.org is denied by name and by address, and the audit trail shows
@@ -42,9 +43,10 @@ run "$cleanroom" policy explain example.org
 denied=$?
 
 # 2. The example's full policy also enables the npm registry (with lockfile
-# enforcement) and a secret: the registry fronts and the secret proxy are not
-# built yet, so the server refuses the launch (backend_capability_mismatch)
-# before any workload starts, rather than run it with less protection.
+# enforcement: served by the gateway's npm front) and a secret: the secret
+# proxy is not built yet, so the server refuses the launch
+# (backend_capability_mismatch, secret_isolation) before any workload starts,
+# rather than run it with less protection.
 run "$cleanroom" exec -- node test.js
 refused=$?
 
