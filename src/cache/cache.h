@@ -17,7 +17,9 @@
  * same unprivileged uid) open the same cache at once: SQLite WAL with a busy
  * timeout, and per-key flock()s for single-flight downloads across
  * processes. Every function here is synchronous but short (SQLite on local
- * disk, no network); the gateway calls them from its loop.
+ * disk, no network); the gateway calls them from its loop. A cr_cache handle
+ * is used by one thread at a time, and a forked child opens its own.
+ * docs/internals/cache.md describes the layout, concurrency and eviction.
  *
  * Counters (hits, misses, bytes served and fetched, upstream latency, errors)
  * live in the index so that `cleanroom cache stats` and the server see the

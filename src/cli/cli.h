@@ -50,3 +50,5 @@ int cmd_policy_compile(int argc, char **argv);
 int cmd_policy_explain(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+/* `cleanroom cache ls|stats|gc|verify` (cache_cmd.c): the registry content cache on disk. */
+int cmd_cache(int argc, char **argv);

@@ -25,6 +25,7 @@ static const cr_cli_command commands[] = {
 	{"execution", cmd_execution, "list, inspect and cancel executions; print their output"},
 	{"audit", cmd_audit, "query the audit trail"},
 	{"conformance", cmd_conformance, "run the egress conformance suite (spec §14) for a backend"},
+	{"cache", cmd_cache, "inspect and maintain the registry content cache (ls, stats, gc, verify)"},
 	{"version", cmd_version, "print the version"},
 	{"help", cmd_help, "show this help"},
 	/* Hidden: run inside sandboxes by the backend (summary NULL). */

@@ -600,6 +600,35 @@ static void test_gc_lru_bound(void **state)
 	cr_cache_close(c);
 }
 
+static void test_gc_lock_files(void **state)
+{
+	(void)state;
+	cr_cache *c = open_cache(0, false);
+	cr_error *err = NULL;
+	char p[256], name[CR_SHA256_HEX_LEN + 1];
+	int held = cr_cache_lock_try(c, "held", &err), idle = cr_cache_lock_try(c, "idle", &err);
+	assert_true(held >= 0 && idle >= 0);
+	cr_cache_unlock(c, idle);
+	cr_sha256_hex("held", 4, name);
+	snprintf(p, sizeof(p), "%s/locks/%s", cdir, name);
+	age_file(p, 7200);
+	char idle_path[256];
+	cr_sha256_hex("idle", 4, name);
+	snprintf(idle_path, sizeof(idle_path), "%s/locks/%s", cdir, name);
+	age_file(idle_path, 7200);
+	assert_int_equal(cr_cache_gc(c, 0, NULL, &err), 0);
+	assert_int_equal(access(p, F_OK), 0);          /* held: kept */
+	assert_int_equal(access(idle_path, F_OK), -1); /* nobody held it for an hour */
+	/* The holder still excludes others; the collected key can be taken. */
+	assert_int_equal(cr_cache_lock_try(c, "held", &err), -2);
+	int again = cr_cache_lock_try(c, "idle", &err);
+	assert_true(again >= 0);
+	assert_int_equal(access(idle_path, F_OK), 0);
+	cr_cache_unlock(c, again);
+	cr_cache_unlock(c, held);
+	cr_cache_close(c);
+}
+
 typedef struct problems {
 	int n;
 	char blob[CR_SHA256_HEX_LEN + 1];
@@ -813,6 +842,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_processes_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_unreferenced_and_tmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_lru_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_lock_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_prefix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
