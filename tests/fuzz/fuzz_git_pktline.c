@@ -4,12 +4,15 @@
  * input, offsets only grow, an error leaves the offset alone, the packets
  * end exactly at the input's end or at an error), the upload-pack request
  * classifier (counts consistent with what it accepted), gzip decoding with a
- * cap (input starting with the gzip magic), and route parsing of the same
- * bytes as a front path and query. */
+ * cap (input starting with the gzip magic), the upload-pack answer check
+ * (the same bytes as an answer, read back from a memfd), and route parsing
+ * of the same bytes as a front path and query. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "gateway/git/pktline.h"
 #include "gateway/git/route.h"
@@ -91,6 +94,28 @@ static void check_gzip(const uint8_t *data, size_t size)
 	cr_buf_free(&out);
 }
 
+static void check_answer(const uint8_t *data, size_t size)
+{
+	static int fd = -1;
+	if (fd < 0)
+		fd = memfd_create("answer", MFD_CLOEXEC);
+	if (fd < 0 || size > (64u << 10) || ftruncate(fd, 0) < 0 ||
+	    pwrite(fd, data, size, 0) != (ssize_t)size)
+		return;
+	static const cr_git_rpc reqs[] = {
+		{.protocol = 2, .side_band = true, .done = true},
+		{.protocol = 0, .side_band = true, .done = false},
+		{.protocol = 0, .side_band = false, .done = true},
+	};
+	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		cr_error *err = NULL;
+		int rc = cr_git_answer_check(fd, size, &reqs[i], &err);
+		if ((rc < 0) != (err != NULL) || (rc < 0 && !err->msg))
+			abort();
+		cr_error_free(err);
+	}
+}
+
 static void check_route(const uint8_t *data, size_t size)
 {
 	if (size > 4096)
@@ -125,6 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_reader(data, size);
 	check_classify(data, size);
 	check_gzip(data, size);
+	check_answer(data, size);
 	check_route(data, size);
 	return 0;
 }

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -508,6 +510,86 @@ static void test_classify_cap(void **state)
 	cr_error_free(err);
 }
 
+/* ---- upload-pack answers ---- */
+
+/* Checks answer (n bytes) as the answer to req; the error message or NULL. */
+static char *check_answer(const char *answer, size_t n, const cr_git_rpc *req)
+{
+	int fd = memfd_create("answer", MFD_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, answer, n), (ssize_t)n);
+	cr_error *err = NULL;
+	int rc = cr_git_answer_check(fd, n, req, &err);
+	close(fd);
+	char *msg = err ? strdup(err->msg) : NULL;
+	assert_int_equal(rc, err ? -1 : 0);
+	cr_error_free(err);
+	return msg;
+}
+
+#define CHECK_OK(a, req) assert_null(check_answer((a), sizeof(a) - 1, (req)))
+#define CHECK_BAD(a, req, needle)                                                \
+	do {                                                                     \
+		cleanup_free char *m_ = check_answer((a), sizeof(a) - 1, (req)); \
+		assert_non_null(m_);                                             \
+		if (!strstr(m_, (needle)))                                       \
+			fail_msg("'%s' does not say '%s'", m_, (needle));        \
+	} while (0)
+
+static void test_answer_check(void **state)
+{
+	(void)state;
+	cr_git_rpc v2;
+	classify_seed("v2-fetch-clone", &v2);
+	assert_true(v2.side_band);
+	cr_git_rpc v0;
+	classify_seed("v0-fetch-clone", &v0); /* asks for side-band-64k */
+	assert_true(v0.side_band);
+	cr_git_rpc v0_round;
+	classify_seed("v0-fetch-round1", &v0_round);
+	assert_false(v0_round.done);
+
+	/* answers captured from git http-backend 2.39 */
+	size_t n = 0;
+	cleanup_free char *a2 = read_seed("answer-v2-clone", &n);
+	assert_null(check_answer(a2, n, &v2));
+	cleanup_free char *cut = check_answer(a2, n - 4, &v2); /* without its flush */
+	assert_non_null(cut);
+	cleanup_free char *a0 = read_seed("answer-v0-clone", &n);
+	assert_null(check_answer(a0, n, &v0));
+	cleanup_free char *aerr = read_seed("answer-err", &n);
+	cleanup_free char *err_msg = check_answer(aerr, n, &v0);
+	assert_non_null(err_msg);
+	assert_non_null(strstr(err_msg, "not our ref"));
+
+	CHECK_OK("000dpackfile\n0009\001PACK0006\002x0000", &v2);
+	CHECK_BAD("000dpackfile\n0009\001PACK0006\002x", &v2, "final flush-pkt");
+	CHECK_OK("0014acknowledgments\n0008NAK\n0000", &v2);
+	CHECK_BAD("0049ERR upload-pack: not our ref 1111111111111111111111111111111111111111\n", &v2,
+		  "upstream said \"upload-pack: not our ref 1111");
+	CHECK_OK("0008NAK\n0009\001PACK0000", &v0);
+	CHECK_BAD("0008NAK\n0009\001PACK0010\003fatal: oops\n0000", &v0, "side-band error packet at byte 17");
+	CHECK_BAD("0008NAK\n0009\001PACK", &v0, "final flush-pkt");
+	CHECK_BAD("0008NAK\n0019\001PACK", &v0, "not a complete pkt-line at byte 8");
+	CHECK_BAD("0008NAK\nPACK\002\003", &v0, "not a complete pkt-line");
+	CHECK_BAD("", &v0, "empty");
+	/* a negotiation round: ACK/NAK lines, no flush needed */
+	CHECK_OK("0008NAK\n", &v0_round);
+	CHECK_BAD("0008NA", &v0_round, "not a complete pkt-line");
+
+	/* v0 without side-band: the pack follows raw and cannot be judged */
+	body b = {0};
+	pkt(&b, "want " OID_A " multi_ack_detailed ofs-delta\n");
+	raw(&b, "0000");
+	pkt(&b, "done\n");
+	cr_git_rpc plain;
+	assert_int_equal(classify(&b, &plain, NULL), 0);
+	assert_false(plain.side_band);
+	CHECK_OK("0008NAK\nPACK\000\000\000\002", &plain);
+	CHECK_BAD("0049ERR upload-pack: not our ref 1111111111111111111111111111111111111111\n", &plain,
+		  "not our ref");
+}
+
 /* ---- routes ---- */
 
 static void route_ok(const char *rest, const char *query, cr_git_route *r)
@@ -622,6 +704,7 @@ int main(void)
 		cmocka_unit_test(test_v2_malformed),
 		cmocka_unit_test(test_v0_built),
 		cmocka_unit_test(test_classify_cap),
+		cmocka_unit_test(test_answer_check),
 		cmocka_unit_test(test_route_services),
 		cmocka_unit_test(test_route_refusals),
 		cmocka_unit_test(test_upstream_url),

@@ -4,8 +4,10 @@
  * copied, its lines are compared in place. */
 #include "gateway/git/pktline.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 void cr_pkt_reader_init(cr_pkt_reader *r, const void *buf, size_t len)
 {
@@ -30,6 +32,20 @@ static int fail(const char **why, const char *msg)
 	return -1;
 }
 
+/* The four hex digits of a pkt-line length; -1 when they are not. */
+static int parse_len(const uint8_t *p, size_t *len)
+{
+	size_t n = 0;
+	for (int i = 0; i < 4; i++) {
+		int v = hex_value(p[i]);
+		if (v < 0)
+			return -1;
+		n = n * 16 + (size_t)v;
+	}
+	*len = n;
+	return 0;
+}
+
 int cr_pkt_next(cr_pkt_reader *r, cr_pkt *out, const char **why)
 {
 	size_t left = r->len - r->off;
@@ -39,12 +55,8 @@ int cr_pkt_next(cr_pkt_reader *r, cr_pkt *out, const char **why)
 		return fail(why, "pkt-line length cut short");
 	const uint8_t *p = r->buf + r->off;
 	size_t n = 0;
-	for (int i = 0; i < 4; i++) {
-		int v = hex_value(p[i]);
-		if (v < 0)
-			return fail(why, "pkt-line length is not four hex digits");
-		n = n * 16 + (size_t)v;
-	}
+	if (parse_len(p, &n) < 0)
+		return fail(why, "pkt-line length is not four hex digits");
 	static const cr_pkt_kind special[] = {CR_PKT_FLUSH, CR_PKT_DELIM, CR_PKT_RESPONSE_END};
 	if (n < 3) {
 		*out = (cr_pkt){.kind = special[n]};
@@ -299,6 +311,7 @@ static int v2_args(classifier *k, cr_error **err)
 static int classify_v2(classifier *k, line first, cr_error **err)
 {
 	k->out->protocol = 2;
+	k->out->side_band = true; /* v2 multiplexes every packfile section */
 	if (v2_command(k, first, err) < 0)
 		return -1;
 	for (;;) {
@@ -326,6 +339,12 @@ static int classify_v2(classifier *k, line first, cr_error **err)
 
 /* ---- protocol v0/v1 ---- */
 
+static bool is_side_band(const char *cap, size_t n)
+{
+	return (n == 9 && memcmp(cap, "side-band", 9) == 0) ||
+	       (n == 13 && memcmp(cap, "side-band-64k", 13) == 0);
+}
+
 /* "want <oid>[ <capabilities>]" on the first line. */
 static int v0_first_want(classifier *k, line l, cr_error **err)
 {
@@ -337,9 +356,18 @@ static int v0_first_want(classifier *k, line l, cr_error **err)
 		oid_len++;
 	if (!is_oid(oid, oid_len) || !printable(l.s, l.n))
 		return bad(k, err, "bad first want line");
-	for (size_t i = oid_len; i < n; i++)
-		if (oid[i] == ' ' && i + 1 < n && oid[i + 1] != ' ')
-			k->out->capabilities++;
+	for (size_t i = oid_len; i < n;) {
+		while (i < n && oid[i] == ' ')
+			i++;
+		size_t start = i;
+		while (i < n && oid[i] != ' ')
+			i++;
+		if (i == start)
+			break;
+		k->out->capabilities++;
+		if (is_side_band(oid + start, i - start))
+			k->out->side_band = true;
+	}
 	k->out->wants++;
 	k->out->args++;
 	return 0;
@@ -439,4 +467,72 @@ void cr_git_rpc_describe(const cr_git_rpc *r, char *out, size_t cap)
 		snprintf(refs, sizeof(refs), ", %zu want-refs", r->want_refs);
 	snprintf(out, cap, "v%d fetch: %zu wants%s, %zu haves%s%s%s", r->protocol, r->wants, refs, r->haves,
 		 r->done ? ", done" : "", r->deepen ? ", shallow" : "", r->filter ? ", filtered" : "");
+}
+
+/* ---- answers ---- */
+
+static int answer_bad(cr_error **err, uint64_t off, const char *what)
+{
+	return cr_error_make(err, 0, CR_REASON_NONE, "upload-pack answer: %s at byte %llu", what,
+			     (unsigned long long)off);
+}
+
+/* Reads up to cap bytes at off; the count, or -1. */
+static ssize_t read_at(int fd, void *buf, size_t cap, uint64_t off)
+{
+	for (;;) {
+		ssize_t n = pread(fd, buf, cap, (off_t)off);
+		if (n >= 0 || errno != EINTR)
+			return n;
+	}
+}
+
+/* The ERR line's text, printable, for the message. */
+static int answer_err_line(int fd, uint64_t off, size_t len, cr_error **err)
+{
+	char text[128];
+	size_t want = len < sizeof(text) - 1 ? len : sizeof(text) - 1;
+	ssize_t n = read_at(fd, text, want, off);
+	size_t got = n > 0 ? (size_t)n : 0;
+	for (size_t i = 0; i < got; i++)
+		if ((unsigned char)text[i] < 0x20 || (unsigned char)text[i] >= 0x7f)
+			text[i] = ' ';
+	text[got] = '\0';
+	return cr_error_make(err, 0, CR_REASON_NONE, "upload-pack answer: upstream said \"%s\"", text);
+}
+
+int cr_git_answer_check(int fd, uint64_t size, const cr_git_rpc *req, cr_error **err)
+{
+	uint64_t off = 0;
+	cr_pkt_kind last = CR_PKT_DATA;
+	while (off < size) {
+		uint8_t head[5]; /* the length and the first payload byte */
+		size_t want = size - off < sizeof(head) ? (size_t)(size - off) : sizeof(head);
+		ssize_t n = read_at(fd, head, want, off);
+		if (n < 0)
+			return cr_error_make(err, errno, CR_REASON_NONE, "upload-pack answer: read");
+		size_t len = 0;
+		if (n < 4 || parse_len(head, &len) < 0 || len == 3 || len > CR_PKT_MAX ||
+		    (len > 3 && len > size - off))
+			return req->side_band ? answer_bad(err, off, "not a complete pkt-line") : 0;
+		if (len < 3) {
+			static const cr_pkt_kind special[] = {CR_PKT_FLUSH, CR_PKT_DELIM,
+							      CR_PKT_RESPONSE_END};
+			last = special[len];
+			off += 4;
+			continue;
+		}
+		char tag[4];
+		if (len >= 8 && read_at(fd, tag, 4, off + 4) == 4 && memcmp(tag, "ERR ", 4) == 0)
+			return answer_err_line(fd, off + 8, len - 8, err);
+		if (req->side_band && len >= 5 && n == 5 && head[4] == 3)
+			return answer_bad(err, off, "side-band error packet");
+		last = CR_PKT_DATA;
+		off += len;
+	}
+	if (size == 0)
+		return answer_bad(err, off, "empty");
+	if ((req->done || req->protocol == 2) && last != CR_PKT_FLUSH && last != CR_PKT_RESPONSE_END)
+		return answer_bad(err, off, "ends before its final flush-pkt");
+	return 0;
 }

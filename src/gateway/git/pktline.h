@@ -79,11 +79,11 @@ typedef struct cr_git_rpc {
 	bool deepen_not; /* deepen-not <ref>: the answer follows a ref */
 	bool filter;     /* a partial-clone filter */
 	bool unknown;    /* a line the classifier does not know (passed on, but not cached forever) */
+	bool side_band;  /* the pack comes multiplexed in pkt-lines (v2 always; v0 side-band[-64k]) */
 	/* true when the answer depends only on objects named by id (a fetch
 	 * without want-ref or deepen-not and without lines the classifier does
-	 * not know), so
-	 * the same request always gets an equivalent answer and it may be cached
-	 * forever */
+	 * not know), so the same request always gets an equivalent answer and
+	 * it may be cached forever */
 	bool immutable;
 } cr_git_rpc;
 
@@ -105,3 +105,16 @@ void cr_git_rpc_describe(const cr_git_rpc *r, char *out, size_t cap);
  * built-in gzip filter does the work (never an external program). Returns 0,
  * or -1 with *err (reason CR_REASON_NONE). */
 int cr_git_gunzip(const void *in, size_t len, size_t max, cr_buf *out, cr_error **err);
+
+/* ---- upload-pack answers ---- */
+
+/* Checks an upload-pack answer stored in fd (size bytes, read with pread)
+ * before it is kept in the cache for good: it must be a complete sequence of
+ * pkt-lines with no "ERR " line and no side-band error packet (channel 3),
+ * ending in a flush-pkt when the request said done (its pack follows). An
+ * answer that is not pkt-lines throughout (v0 without side-band: the pack
+ * follows raw) cannot be judged and passes when req->side_band is false; a
+ * v2 answer always ends in a flush-pkt (or response-end-pkt). Returns
+ * 0 when the answer may be kept, -1 with *err (reason CR_REASON_NONE) saying
+ * what is wrong with it (an I/O error reads as a bad answer). */
+int cr_git_answer_check(int fd, uint64_t size, const cr_git_rpc *req, cr_error **err);
