@@ -83,10 +83,15 @@ void npm_audit(const npm_req *r, const char *action, cr_reason reason, const cha
 
 /* ---- upstream ---- */
 
+void npm_document_key(const npm_req *r, bool abbrev, char key[NPM_KEY_MAX])
+{
+	snprintf(key, NPM_KEY_MAX, "npm:doc:%s/%s:%s", r->host, r->pkg.encoded, abbrev ? "abbrev" : "full");
+}
+
 void npm_get_document(npm_req *r, bool abbrev, int64_t ttl_s, cr_upstream_cb cb)
 {
 	char key[NPM_KEY_MAX], url[NPM_KEY_MAX];
-	snprintf(key, sizeof(key), "npm:doc:%s/%s:%s", r->host, r->pkg.encoded, abbrev ? "abbrev" : "full");
+	npm_document_key(r, abbrev, key);
 	snprintf(url, sizeof(url), "https://%s/%s", r->host, r->pkg.encoded);
 	const char *headers[] = {abbrev ? ACCEPT_ABBREV : ACCEPT_FULL, NULL};
 	cr_upstream_get g = {.key = key, .url = url, .headers = headers, .ttl_s = ttl_s};

@@ -21,6 +21,7 @@ typedef struct npm_req {
 	cr_npm_name pkg;     /* the package (tarballs: tgz.pkg copied here) */
 	const char *version; /* tarballs: tgz.version; packuments: NULL */
 	cr_npm_tarball tgz;  /* tarball requests */
+	bool abbrev;         /* tarballs: the packument variant read for integrity */
 	bool retried;        /* the packument was revalidated once for a missing version */
 	char *integrity;     /* tarballs: the SRI list the body must match */
 	const char *source;  /* where integrity came from: "lockfile", "cache", "packument" */
@@ -37,6 +38,8 @@ void npm_audit(const npm_req *r, const char *action, cr_reason reason, const cha
 /* "allow" or "warn" for r's decision. */
 const char *npm_verdict_action(const npm_req *r);
 
+/* The cache key of r->pkg's packument in one variant. */
+void npm_document_key(const npm_req *r, bool abbrev, char key[NPM_KEY_MAX]);
 /* Starts the get of r->pkg's packument (abbreviated or full) with ttl_s
  * (0 = default, -1 = revalidate now). */
 void npm_get_document(npm_req *r, bool abbrev, int64_t ttl_s, cr_upstream_cb cb);

@@ -129,7 +129,7 @@ static void on_document(void *ud, const cr_upstream_result *res, cr_error *err)
 	}
 	if (!r->integrity && !listed && !r->retried && strcmp(res->from, "hit") == 0) {
 		r->retried = true; /* published after the cached copy: ask upstream again */
-		npm_get_document(r, true, -1, on_document);
+		npm_get_document(r, r->abbrev, -1, on_document);
 		return;
 	}
 	if (!r->integrity) {
@@ -138,6 +138,22 @@ static void on_document(void *ud, const cr_upstream_result *res, cr_error *err)
 	}
 	r->source = "registry's document";
 	fetch_tarball(r);
+}
+
+/* The packument variant to read integrity from: the abbreviated one,
+ * unless only the full one is cached (npm asks for either). */
+static bool prefer_abbrev(const npm_req *r)
+{
+	cr_cache *cache = cr_front_of(r->c->gw)->cache;
+	char key[NPM_KEY_MAX];
+	cleanup_cache_entry cr_cache_entry e = {0};
+	cleanup_error cr_error *err = NULL;
+	npm_document_key(r, true, key);
+	if (cr_cache_get(cache, key, &e, &err) == 1)
+		return true;
+	cr_error_freep(&err);
+	npm_document_key(r, false, key);
+	return cr_cache_get(cache, key, &e, &err) != 1;
 }
 
 /* The SRI a stored copy of the tarball was verified against, or NULL. */
@@ -179,8 +195,10 @@ void npm_serve_tarball(cr_front_call *c)
 	} else if ((r->integrity = stored_integrity(r))) {
 		r->source = "cached copy's verification";
 	}
-	if (r->integrity)
+	if (r->integrity) {
 		fetch_tarball(r);
-	else
-		npm_get_document(r, true, 0, on_document);
+		return;
+	}
+	r->abbrev = prefer_abbrev(r);
+	npm_get_document(r, r->abbrev, 0, on_document);
 }
