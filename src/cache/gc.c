@@ -106,20 +106,32 @@ static bool blob_young(cr_cache *c, const char *sha256, int64_t now)
 	return now - (int64_t)sb.st_mtime < CR_CACHE_BLOB_GRACE_S;
 }
 
-/* Inside a transaction: removes the blob when nothing refers to it and it is
- * past the grace period. Returns 1 when removed (*freed = its size), 0 when
- * kept, -1 on error. */
-static int drop_blob_if_unreferenced(cr_cache *c, const char *sha256, int64_t now, uint64_t *freed,
-				     cr_error **err)
+/* The blob file's size, 0 when it is gone. */
+static uint64_t blob_file_size(cr_cache *c, const char *sha256)
 {
 	char rel[68];
 	struct stat sb;
-	*freed = 0;
+	cr_cache_blob_rel(sha256, rel);
+	return fstatat(c->blobs_fd, rel, &sb, AT_SYMLINK_NOFOLLOW) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+/* Inside a transaction: removes the blob when nothing refers to it and it is
+ * past the grace period. Returns 1 when removed (*freed = its size), 0 when
+ * kept (*pending = its size when it is unreferenced but young: the next gc
+ * frees it), -1 on error. */
+static int drop_blob_if_unreferenced(cr_cache *c, const char *sha256, int64_t now, uint64_t *freed,
+				     uint64_t *pending, cr_error **err)
+{
+	char rel[68];
+	struct stat sb;
+	*freed = *pending = 0;
 	int64_t refs = blob_count_refs(c, sha256, err);
 	if (refs != 0)
 		return refs < 0 ? -1 : 0;
-	if (blob_young(c, sha256, now))
+	if (blob_young(c, sha256, now)) {
+		*pending = blob_file_size(c, sha256);
 		return 0;
+	}
 	if (run_keyed(c, ST_BLOB_DEL, sha256, "forget blob", err) < 0)
 		return -1;
 	cr_cache_blob_rel(sha256, rel);
@@ -133,20 +145,23 @@ static int drop_blob_if_unreferenced(cr_cache *c, const char *sha256, int64_t no
 }
 
 /* One transaction: the entry `key` (NULL: none) goes, then its blob when
- * nothing else refers to it. */
+ * nothing else refers to it (*pending, may be NULL: bytes of a young blob
+ * left for the next gc). */
 static int drop_in_txn(cr_cache *c, const char *key, const char *sha256, int64_t now, cr_cache_gc_result *out,
-		       cr_error **err)
+		       uint64_t *pending, cr_error **err)
 {
-	uint64_t freed = 0;
+	uint64_t freed = 0, young = 0;
 	int removed = 0;
 	if (cr_cache_begin(c, err) < 0)
 		return -1;
 	if ((key && run_keyed(c, ST_REMOVE, key, "evict entry", err) < 0) ||
-	    (removed = drop_blob_if_unreferenced(c, sha256, now, &freed, err)) < 0 ||
+	    (removed = drop_blob_if_unreferenced(c, sha256, now, &freed, &young, err)) < 0 ||
 	    cr_cache_commit(c, err) < 0) {
 		cr_cache_rollback(c);
 		return -1;
 	}
+	if (pending)
+		*pending += young;
 	if (key)
 		out->entries_evicted++;
 	if (removed) {
@@ -162,7 +177,7 @@ static int remove_unreferenced(cr_cache *c, int64_t now, cr_cache_gc_result *out
 	int rc = collect(c, ST_UNREFERENCED, 0, 0, &l, err);
 	for (size_t i = 0; i < l.n && rc == 0; i++)
 		if (!blob_young(c, l.v[i].sha256, now))
-			rc = drop_in_txn(c, NULL, l.v[i].sha256, now, out, err);
+			rc = drop_in_txn(c, NULL, l.v[i].sha256, now, out, NULL, err);
 	blob_list_clear(&l);
 	return rc;
 }
@@ -181,12 +196,14 @@ static int blob_total(cr_cache *c, uint64_t *total, cr_error **err)
 static int evict_lru(cr_cache *c, uint64_t max_bytes, const char *except_key, int64_t now,
 		     cr_cache_gc_result *out, cr_error **err)
 {
-	int64_t skipped = 0; /* locked entries stay at the head of the LRU order */
+	int64_t skipped = 0;  /* locked entries stay at the head of the LRU order */
+	uint64_t pending = 0; /* young blobs this run left unreferenced: freed by the next gc */
 	for (;;) {
 		uint64_t total = 0;
 		blob_list l = {0};
 		if (blob_total(c, &total, err) < 0)
 			return -1;
+		total = pending < total ? total - pending : 0;
 		if (total <= max_bytes)
 			return 0;
 		if (collect(c, ST_LRU, LRU_BATCH, skipped, &l, err) < 0)
@@ -201,9 +218,9 @@ static int evict_lru(cr_cache *c, uint64_t max_bytes, const char *except_key, in
 				skipped++;
 				continue;
 			}
-			uint64_t before = out->bytes_freed;
-			rc = drop_in_txn(c, r->key, r->sha256, now, out, err);
-			uint64_t freed = out->bytes_freed - before;
+			uint64_t before = out->bytes_freed, young = pending;
+			rc = drop_in_txn(c, r->key, r->sha256, now, out, &pending, err);
+			uint64_t freed = out->bytes_freed - before + (pending - young);
 			total = freed < total ? total - freed : 0;
 		}
 		blob_list_clear(&l);

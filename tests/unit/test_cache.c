@@ -600,6 +600,37 @@ static void test_gc_lru_bound(void **state)
 	cr_cache_close(c);
 }
 
+/* Entries whose blobs are still in the grace period: evicting one counts
+ * its blob as freed (the next gc removes it), so eviction stops at the
+ * bound instead of emptying a young cache. */
+static void test_gc_lru_young_blobs(void **state)
+{
+	(void)state;
+	cr_cache *c = open_cache(0, false);
+	cr_cache_gc_result r;
+	char s1[CR_SHA256_HEX_LEN + 1], s2[CR_SHA256_HEX_LEN + 1], s3[CR_SHA256_HEX_LEN + 1];
+	write_blob(c, "0123456789", s1);
+	write_blob(c, "abcdefghij", s2);
+	write_blob(c, "ABCDEFGHIJ", s3);
+	put(c, "k1", s1, 0, 100);
+	put(c, "k2", s2, 0, 200);
+	put(c, "k3", s3, 0, 300);
+	assert_int_equal(cr_cache_gc(c, 10, &r, NULL), 0);
+	assert_int_equal(r.entries_evicted, 2);
+	assert_int_equal(r.blobs_removed, 0);
+	cr_cache_entry e;
+	assert_int_equal(cr_cache_get(c, "k3", &e, NULL), 1);
+	cr_cache_entry_clear(&e);
+	assert_true(cr_cache_blob_exists(c, s1));
+	age_blob(s1, 7200);
+	age_blob(s2, 7200);
+	assert_int_equal(cr_cache_gc(c, 10, &r, NULL), 0);
+	assert_int_equal(r.entries_evicted, 0);
+	assert_int_equal(r.blobs_removed, 2);
+	assert_int_equal(r.bytes_freed, 20);
+	cr_cache_close(c);
+}
+
 static void test_gc_lock_files(void **state)
 {
 	(void)state;
@@ -842,6 +873,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_two_processes_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_unreferenced_and_tmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_lru_bound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gc_lru_young_blobs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gc_lock_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_prefix, setup, teardown),
