@@ -42,7 +42,7 @@ typedef struct cr_fw_sandbox {
 	struct in_addr gateway_addr; /* the host side's address, where the redirects land */
 	uint16_t dns_port;           /* UDP and TCP port 53 are redirected here */
 	uint16_t proxy_port;         /* every other TCP connection is redirected here */
-	uint16_t front_port;         /* TCP to gateway_addr:80 (registry fronts) goes here; 0 = to proxy_port */
+	uint16_t front_port; /* TCP to gateway_addr:80 (registry fronts) goes here; 0 = to proxy_port */
 } cr_fw_sandbox;
 
 /* Creates the libnftables context and (re)creates the table in one
