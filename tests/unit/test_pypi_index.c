@@ -509,6 +509,32 @@ static void test_filenames(void **state)
 	}
 }
 
+static void test_path_filename(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *path, *name;
+	} cases[] = {
+		{"packages/ab/demo%2D1.0.zip", "demo-1.0.zip"},
+		{"demo-1.0.zip", "demo-1.0.zip"},
+		{"p/%e2%82%ac-1.0.zip", "\xe2\x82\xac-1.0.zip"},
+		{"p/100%-1.0.zip", "100%-1.0.zip"}, /* a '%' without two hex digits stays */
+		{"p/", NULL},
+		{"", NULL},
+		{"p/a%2Fb.zip", NULL},
+		{"p/%FF.zip", NULL},
+		{"p/a%00.zip", NULL},
+		{"p/a%0a.zip", NULL},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cleanup_free char *got = cr_pypi_path_filename(cases[i].path);
+		if (cases[i].name)
+			assert_string_equal(got, cases[i].name);
+		else
+			assert_null(got);
+	}
+}
+
 static void test_accept(void **state)
 {
 	(void)state;
@@ -550,6 +576,7 @@ int main(void)
 		cmocka_unit_test(test_render_json_from_html),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_filenames),
+		cmocka_unit_test(test_path_filename),
 		cmocka_unit_test(test_accept),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -456,9 +456,10 @@ static int html_anchor(cr_pypi_page *p, xmlNode *n, const char *base, cr_error *
 		p->skipped++;
 		return 0;
 	}
+	/* an unusable requires-python skips the link: dropping only the
+	 * attribute would offer a file to interpreters it does not support */
 	cleanup_xml char *rp = attr(n, "data-requires-python");
-	if (rp &&
-	    !(l.requires_python = text_field(rp))) { /* dropping it would offer files pip must not use */
+	if (rp && !(l.requires_python = text_field(rp))) {
 		link_clear(&l);
 		p->skipped++;
 		return 0;
