@@ -153,6 +153,10 @@ def remove_stale():
                 continue
             kill_ns(ns)
             run("ip", "netns", "del", ns, check=False)
+    for d in Path("/var/tmp").glob("crreg-*-*"):
+        pid = d.name.split("-")[1]
+        if d.is_dir() and pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def kill_ns(ns):

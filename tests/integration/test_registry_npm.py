@@ -23,6 +23,15 @@ def script(*lines):
     return "\n".join([GW_LINE, NPM_ENV, *lines])
 
 
+# prints @@<tag>-versions=, @@<tag>-latest= and @@<tag>-tarballs= of a packument saved by front_fetch
+PACKUMENT_SUMMARY = (
+    "node -e 'const d = JSON.parse(require(\"fs\").readFileSync(\"/tmp/{tag}.b\", \"utf8\")); "
+    "const v = Object.keys(d.versions).sort(); "
+    "console.log(\"@@{tag}-versions=\" + v.join(\",\")); "
+    "console.log(\"@@{tag}-latest=\" + (d[\"dist-tags\"] || {{}}).latest); "
+    "console.log(\"@@{tag}-tarballs=\" + v.map(k => d.versions[k].dist.tarball).join(\",\"))' 2>&1")
+
+
 def assert_via_gateway(world, since):
     """Everything that reached the fixture since `since` came from the
     server's namespace (the gateway), never from a sandbox's address."""
@@ -50,12 +59,24 @@ def test_npm_ci_installs_through_the_gateway(world):
         "npm ci 2>&1; echo \"@@ci=$?\"",
         "node -e 'const a = require(\"crt-ci-a\"), s = require(\"@crt/ci-scoped\"); "
         "console.log(\"@@loaded=\" + [a.name, a.version, a[\"crt-ci-b\"].name, s.name].join(\"+\"))'",
+        # the packuments as the front serves them
+        front_fetch("pk", "/npm/crt-ci-a"),
+        front_fetch("scoped", "/npm/@crt%2fci-scoped"),
+        PACKUMENT_SUMMARY.format(tag="pk"),
+        PACKUMENT_SUMMARY.format(tag="scoped"),
     ), files={"package.json": pj, "package-lock.json": lock}).started()
     gw = run.marker("gw")
     assert run.marker("registry") == f"http://{gw}/npm/", run
     assert run.marker("replace") == "always", run
     assert run.marker("ci") == "0", f"npm ci failed through the gateway: {run!r}"
     assert run.marker("loaded") == "crt-ci-a+1.0.0+crt-ci-b+@crt/ci-scoped", run
+    # packuments: tarball URLs rewritten to the front; under deny_unknown only the locked
+    # versions of a locked package are offered (2.0.0 exists upstream)
+    assert run.marker("pk-status") == "200" and run.marker("scoped-status") == "200", run
+    assert run.marker("pk-versions") == "1.0.0", f"the packument offers unlocked versions: {run!r}"
+    assert run.marker("pk-latest") == "1.0.0", run
+    assert run.marker("pk-tarballs") == f"http://{gw}/npm/crt-ci-a/-/crt-ci-a-1.0.0.tgz", run
+    assert run.marker("scoped-tarballs") == f"http://{gw}/npm/@crt/ci-scoped/-/ci-scoped-1.0.0.tgz", run
 
     # the upstream served the three tarballs, to the gateway
     for p in (a, b, s):
@@ -254,3 +275,30 @@ def test_direct_connection_to_the_registry_is_refused(world):
     # only the gateway's own packument fetch reached the upstream
     for r in world.requests(mark):
         assert r["peer"] == rf.SRV_LINK_ADDR and r["path"] == "/crt-direct", r
+
+
+def test_fallback_decides_without_lockfile_enforcement(world):
+    """No lockfile enforcement: `fallback: deny` refuses every artifact
+    (registry_not_allowed); `fallback: allow` serves them, verified against
+    the packument's integrity."""
+    pkg = world.npm.publish("crt-fallback", "1.0.0")
+    bad = world.npm.publish("crt-fallback-bad", "1.0.0")
+    world.npm.tamper(bad)
+    steps = script(
+        "npm install crt-fallback@1.0.0 2>&1; echo \"@@install=$?\"",
+        front_fetch("bad", f"/npm{bad.path}"),
+    )
+    pj = '{"name": "fallback-project", "version": "1.0.0", "private": true}\n'
+    denied = world.exec(make_policy(npm=dict(enforce=False, fallback="deny")), steps,
+                        files={"package.json": pj}).started()
+    assert denied.marker("install") != "0", f"fallback deny served an artifact: {denied!r}"
+    ev = world.event(denied, registry="npm", package="crt-fallback", action="deny", reason="registry_not_allowed")
+    assert ev["detail"].get("version") == "1.0.0", ev
+    assert denied.marker("bad-status") == "403", denied
+
+    allowed = world.exec(make_policy(npm=dict(enforce=False, fallback="allow")), steps,
+                         files={"package.json": pj}).started()
+    assert allowed.marker("install") == "0", f"fallback allow refused an artifact: {allowed!r}"
+    world.event(allowed, registry="npm", package="crt-fallback", version="1.0.0", action="allow")
+    assert allowed.marker("bad-status") == "502" and allowed.marker("bad-reason") == "integrity_mismatch", allowed
+    world.event(allowed, registry="npm", package="crt-fallback-bad", reason="integrity_mismatch")

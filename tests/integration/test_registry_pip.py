@@ -49,12 +49,21 @@ def test_pip_install_require_hashes_through_the_gateway(world):
         "echo \"@@gw=$GW\"; echo \"@@index=$PIP_INDEX_URL\"; echo \"@@trusted=$PIP_TRUSTED_HOST\"",
         f"{PIP} --target /tmp/site --require-hashes -r requirements.txt 2>&1; echo \"@@pip=$?\"",
         "PYTHONPATH=/tmp/site python3 -c 'import cr_pip_a, cr_pip_b; print(\"@@values=\" + cr_pip_a.VALUE + cr_pip_b.VALUE)'",
+        # the project page as the front serves it (HTML, PEP 503)
+        front_fetch("page", "/pypi/simple/cr-pip-a/"),
+        "python3 -c 'import re; t = open(\"/tmp/page.b\").read(); "
+        "print(\"@@page-hrefs=\" + \" \".join(re.findall(r\"href=.([^\\x22\\x27]+)\", t)))'",
     ), files={"requirements.txt": reqs}).started()
     gw = run.marker("gw")
     assert run.marker("index") == f"http://{gw}/pypi/simple/", run
     assert run.marker("trusted") == gw, run
     assert run.marker("pip") == "0", f"pip install --require-hashes failed through the gateway: {run!r}"
     assert run.marker("values") == "A1B1", run
+    # file URLs through the front with their hash; only the locked version is offered
+    assert run.marker("page-status") == "200", run
+    hrefs = run.marker("page-hrefs").split()
+    assert hrefs == [f"http://{gw}{gateway_file_path(a)}#sha256={a.sha256}"], \
+        f"the project page must offer the locked file only, through the front: {hrefs}"
 
     for f in (a, b):
         assert file_requests(world, mark, f), f"{f.url} never reached the upstream: {world.requests(mark)}"
