@@ -289,16 +289,19 @@ def test_fallback_decides_without_lockfile_enforcement(world):
         front_fetch("bad", f"/npm{bad.path}"),
     )
     pj = '{"name": "fallback-project", "version": "1.0.0", "private": true}\n'
+    mark = world.mark()
     denied = world.exec(make_policy(npm=dict(enforce=False, fallback="deny")), steps,
                         files={"package.json": pj}).started()
     assert denied.marker("install") != "0", f"fallback deny served an artifact: {denied!r}"
     ev = world.event(denied, registry="npm", package="crt-fallback", action="deny", reason="registry_not_allowed")
     assert ev["detail"].get("version") == "1.0.0", ev
     assert denied.marker("bad-status") == "403", denied
+    assert not tarball_requests(world, mark, pkg), "a refused artifact was fetched upstream"
 
     allowed = world.exec(make_policy(npm=dict(enforce=False, fallback="allow")), steps,
                          files={"package.json": pj}).started()
     assert allowed.marker("install") == "0", f"fallback allow refused an artifact: {allowed!r}"
     world.event(allowed, registry="npm", package="crt-fallback", version="1.0.0", action="allow")
+    assert tarball_requests(world, mark, pkg)
     assert allowed.marker("bad-status") == "502" and allowed.marker("bad-reason") == "integrity_mismatch", allowed
     world.event(allowed, registry="npm", package="crt-fallback-bad", reason="integrity_mismatch")
