@@ -64,8 +64,8 @@ static void on_done(void *ud, const cr_fetch_response *r, cr_error *err, uint64_
 	g->status = r->status;
 	g->remote_ip = strdup(r->remote_ip);
 	g->err = err ? strdup(err->msg) : NULL;
-	if (err && getenv("TEST_FETCH_VERBOSE"))
-		fprintf(stderr, "# on_done: %s\n", err->msg);
+	if (getenv("TEST_FETCH_VERBOSE"))
+		fprintf(stderr, "# on_done: %ld %s\n", r->status, err ? err->msg : "ok");
 	cr_error_free(err);
 }
 
@@ -393,11 +393,14 @@ static void test_cancel(void **state)
 	got_clear(&g);
 	/* while resolving */
 	got_init(&g);
-	u = url("registry.test", "/body?n=12");
+	u = url("silent.test", "/body?n=12");
 	req.url = u;
 	x = cr_fetch_start(e->f, &req, &cbs, &g, &err);
-	event_base_loop(e->gw.base, EVLOOP_NONBLOCK); /* starts: the query is out */
+	fx_run_for(&e->gw, 100); /* the query is out, never answered */
+	assert_false(g.done);
+	assert_int_equal(cr_fetcher_active(e->f), 1);
 	cr_fetch_cancel(x);
+	assert_int_equal(cr_fetcher_active(e->f), 0);
 	fx_run_for(&e->gw, 300);
 	assert_false(g.done);
 	free(u);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_upstream.c -- cached gets (gateway/upstream/upstream.h) over a real
+/* test_upstream.c -- the cached gets of gateway/upstream/upstream.h over a real
  * content cache in a temporary directory and the forked HTTPS server of
  * upstream_fixture.h: a document's miss then hit, revalidation (304) and
  * replacement (200), stale-if-error (5xx, unreachable) but not for a 404,
@@ -461,6 +461,37 @@ static void test_artifact_redirect(void **state)
 	assert_non_null(x.err);
 	assert_int_equal(x.status, 302);
 	res_clear(&x);
+	/* the entry records what was asked for, not where it was found */
+	cr_cache_entry ent;
+	cr_error *err = NULL;
+	assert_int_equal(cr_cache_get(e->cache, "t:art:redir", &ent, &err), 1);
+	assert_non_null(strstr(ent.upstream, "/redirect?to="));
+	cr_cache_entry_clear(&ent);
+	/* credentials follow a redirect within the origin only */
+	char *uu = url("/redirect?to=/auth");
+	cr_upstream_get g = {.key = "t:pack:auth1",
+			     .url = uu,
+			     .no_integrity = true,
+			     .username = FX_USER,
+			     .password = FX_PASS};
+	cr_upstream_artifact(e->u, &g, allow_all, on_result, &x);
+	wait_for(e, &x);
+	assert_null(x.err);
+	assert_string_equal(x.body, "welcome");
+	res_clear(&x);
+	free(uu);
+	char target[128];
+	snprintf(target, sizeof(target), "/redirect?to=https://registry.test:%u/auth", srv.port);
+	uu = url(target);
+	g.url = uu;
+	g.key = "t:pack:auth2";
+	cr_upstream_artifact(e->u, &g, allow_all, on_result, &x);
+	wait_for(e, &x);
+	assert_non_null(x.err);
+	assert_int_equal(x.status, 401);
+	assert_string_equal(srv.stats->last_auth, "");
+	res_clear(&x);
+	free(uu);
 	/* a loop ends */
 	artifact(e, "t:art:loop", "/redirect?to=/redirect?to=/redirect", sri, false, allow_all, &x);
 	assert_non_null(x.err);

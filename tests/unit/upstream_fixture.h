@@ -20,7 +20,8 @@
  *   /echo                                  the request body
  *   /close                                 closes without an answer
  * DNS: registry.test -> 127.0.0.1; meta.test -> 169.254.169.254;
- * mixed.test -> 169.254.169.254 and 127.0.0.1; anything else NXDOMAIN.
+ * mixed.test -> 169.254.169.254 and 127.0.0.1; silent.test: no answer;
+ * anything else NXDOMAIN.
  *
  * Test-only code: blocking I/O in the server child is fine here. */
 #pragma once
@@ -369,6 +370,8 @@ static inline void fx_dns_answer(int ufd)
 	if (qend > (size_t)n)
 		return;
 	const char *ips[2] = {NULL, NULL};
+	if (strcmp(name, "silent.test") == 0)
+		return;
 	if (strcmp(name, "registry.test") == 0) {
 		ips[0] = "127.0.0.1";
 	} else if (strcmp(name, "meta.test") == 0) {

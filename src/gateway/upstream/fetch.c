@@ -23,8 +23,6 @@
 #include "util/clock.h"
 #include "util/xalloc.h"
 
-#define USER_AGENT "cleanroom-gateway"
-
 struct fx_resolving {
 	cr_fetch *x; /* NULL once the request went away: the callback only frees */
 	struct evdns_request *req;
@@ -40,9 +38,7 @@ static void finish(cr_fetch *x, cr_error *err);
 
 /* ---- errors ---- */
 
-/* Records the first failure of a request (later ones are consequences). */
-static void fail(cr_fetch *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void fail(cr_fetch *x, const char *fmt, ...)
+void fx_fail(cr_fetch *x, const char *fmt, ...)
 {
 	if (x->fail)
 		return;
@@ -65,278 +61,6 @@ static void redact(char **msg, const char *secret)
 		free(*msg);
 		*msg = out;
 	}
-}
-
-static cr_error *curl_failure(cr_fetch *x, CURLcode rc)
-{
-	const char *detail = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
-	const char *kind = "";
-	switch (rc) {
-	case CURLE_OPERATION_TIMEDOUT: kind = "timed out: "; break;
-	case CURLE_PEER_FAILED_VERIFICATION:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_SSL_CERTPROBLEM:
-	case CURLE_SSL_CACERT_BADFILE:
-	case CURLE_SSL_ISSUER_ERROR: kind = "TLS: "; break;
-	case CURLE_FILESIZE_EXCEEDED:
-		fail(x, "the body is larger than %llu bytes", (unsigned long long)x->max_bytes);
-		return steal_pointer(&x->fail);
-	default: break;
-	}
-	fail(x, "%s%s", kind, detail);
-	return steal_pointer(&x->fail);
-}
-
-/* ---- headers ---- */
-
-static void headers_clear(fx_headers *h)
-{
-	free(h->content_type);
-	free(h->etag);
-	free(h->last_modified);
-	free(h->location);
-	*h = (fx_headers){.content_length = -1};
-}
-
-static bool parse_status(cr_fetch *x, const char *line, size_t len)
-{
-	/* "HTTP/1.1 200 OK", "HTTP/2 404" */
-	const char *sp = memchr(line, ' ', len);
-	if (!sp || (size_t)(line + len - sp) < 4 || !isdigit((unsigned char)sp[1]) ||
-	    !isdigit((unsigned char)sp[2]) || !isdigit((unsigned char)sp[3]))
-		return false;
-	x->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
-	headers_clear(&x->hdr);
-	x->got_status = true;
-	return true;
-}
-
-static int64_t parse_length(const char *v)
-{
-	if (!*v)
-		return -1;
-	int64_t n = 0;
-	for (; *v; v++) {
-		if (!isdigit((unsigned char)*v) || n > (INT64_MAX - 9) / 10)
-			return -1;
-		n = n * 10 + (*v - '0');
-	}
-	return n;
-}
-
-/* Which stored header a line is, or NULL. */
-static char **stored_header(fx_headers *h, const char *line, size_t len, size_t *name_len)
-{
-	static const struct {
-		const char *name;
-		size_t off;
-	} names[] = {
-		{"content-type", offsetof(fx_headers, content_type)},
-		{"etag", offsetof(fx_headers, etag)},
-		{"last-modified", offsetof(fx_headers, last_modified)},
-		{"location", offsetof(fx_headers, location)},
-	};
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		size_t n = strlen(names[i].name);
-		if (len > n && line[n] == ':' && strncasecmp(line, names[i].name, n) == 0) {
-			*name_len = n;
-			return (char **)(void *)((char *)h + names[i].off);
-		}
-	}
-	return NULL;
-}
-
-static char *header_value(const char *line, size_t len, size_t name_len)
-{
-	const char *v = line + name_len + 1, *end = line + len;
-	while (v < end && (*v == ' ' || *v == '\t'))
-		v++;
-	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
-		end--;
-	return cr_xstrndup(v, (size_t)(end - v));
-}
-
-/* One "Name: value" line; false to abort (a stored header too long). */
-static bool header_line(cr_fetch *x, const char *line, size_t len)
-{
-	size_t name_len = 0;
-	char **slot = stored_header(&x->hdr, line, len, &name_len);
-	bool is_length = !slot && len > 15 && line[14] == ':' && strncasecmp(line, "content-length", 14) == 0;
-	if (!slot && !is_length)
-		return true;
-	if (len > CR_FETCH_HEADER_LINE_MAX) {
-		fail(x, "a response header line is longer than %d bytes", CR_FETCH_HEADER_LINE_MAX);
-		return false;
-	}
-	cleanup_free char *v = header_value(line, len, slot ? name_len : 14);
-	if (is_length) {
-		x->hdr.content_length = parse_length(v);
-		return true;
-	}
-	free(*slot);
-	*slot = steal_pointer(&v);
-	return true;
-}
-
-static cr_fetch_response response_of(const cr_fetch *x)
-{
-	return (cr_fetch_response){
-		.status = x->status,
-		.content_type = x->hdr.content_type ? x->hdr.content_type : "",
-		.etag = x->hdr.etag ? x->hdr.etag : "",
-		.last_modified = x->hdr.last_modified ? x->hdr.last_modified : "",
-		.location = x->hdr.location ? x->hdr.location : "",
-		.content_length = x->hdr.content_length,
-		.remote_ip = x->ip,
-	};
-}
-
-/* The blank line after a final (non-1xx) response's headers. */
-static bool headers_done(cr_fetch *x)
-{
-	char *ip = NULL;
-	if (curl_easy_getinfo(x->easy, CURLINFO_PRIMARY_IP, &ip) == CURLE_OK && ip && *ip)
-		snprintf(x->ip, sizeof(x->ip), "%s", ip);
-	if (x->hdr.content_length >= 0 && (uint64_t)x->hdr.content_length > x->max_bytes) {
-		fail(x, "the body is larger than %llu bytes (Content-Length %lld)",
-		     (unsigned long long)x->max_bytes, (long long)x->hdr.content_length);
-		return false;
-	}
-	if (!x->cbs.on_headers)
-		return true;
-	cr_fetch_response r = response_of(x);
-	int rc = x->cbs.on_headers(x->ud, &r);
-	if (x->cancelled)
-		return false;
-	if (rc > 0)
-		x->stop_ok = true;
-	else if (rc < 0)
-		fail(x, "aborted by the gateway after the response headers (status %ld)", x->status);
-	return rc == 0;
-}
-
-static size_t on_header(char *buf, size_t size, size_t n, void *ud)
-{
-	cr_fetch *x = ud;
-	size_t len = size * n, total = len;
-	if (x->cancelled || x->fail)
-		return 0;
-	x->last_ms = cr_monotonic_ms();
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0)
-		return parse_status(x, buf, len) ? total : 0;
-	if (len == 0) {
-		if (!x->got_status || (x->status >= 100 && x->status < 200))
-			return total; /* an interim answer: the real one follows */
-		return headers_done(x) ? total : 0;
-	}
-	return header_line(x, buf, len) ? total : 0;
-}
-
-static size_t on_body(char *buf, size_t size, size_t n, void *ud)
-{
-	cr_fetch *x = ud;
-	size_t len = size * n;
-	if (x->cancelled || x->fail || x->stop_ok)
-		return 0;
-	x->last_ms = cr_monotonic_ms();
-	if (len > x->max_bytes - x->received) {
-		fail(x, "the body is larger than %llu bytes", (unsigned long long)x->max_bytes);
-		return 0;
-	}
-	x->received += len;
-	if (x->cbs.on_data && x->cbs.on_data(x->ud, buf, len) < 0 && !x->cancelled)
-		fail(x, "aborted by the gateway after %llu body bytes", (unsigned long long)x->received);
-	return x->cancelled || x->fail ? 0 : len;
-}
-
-/* CURLOPT_OPENSOCKETFUNCTION: curl may connect to the vetted addresses
- * only, whatever it thinks the name resolves to. */
-static curl_socket_t on_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	cr_fetch *x = ud;
-	if (purpose != CURLSOCKTYPE_IPCXN || a->family != AF_INET)
-		return CURL_SOCKET_BAD;
-	struct in_addr ip = ((const struct sockaddr_in *)(const void *)&a->addr)->sin_addr;
-	for (size_t i = 0; i < x->n_addrs; i++)
-		if (x->addrs[i].s_addr == ip.s_addr)
-			return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-	return CURL_SOCKET_BAD;
-}
-
-/* ---- curl ---- */
-
-static struct curl_slist *resolve_entry(cr_fetch *x)
-{
-	cleanup_buf cr_buf b;
-	cr_buf_init(&b, 1024);
-	cr_buf_printf(&b, "%s:%u:", x->host, x->port);
-	for (size_t i = 0; i < x->n_addrs; i++) {
-		char ip[INET_ADDRSTRLEN];
-		inet_ntop(AF_INET, &x->addrs[i], ip, sizeof(ip));
-		cr_buf_printf(&b, "%s%s", i ? "," : "", ip);
-	}
-	return curl_slist_append(NULL, b.data);
-}
-
-static void set_tls(cr_fetch *x)
-{
-	cr_fetcher *f = x->f;
-	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, 2L);
-	if (f->cacert) {
-		struct curl_blob blob = {.data = f->cacert, .len = f->cacert_len, .flags = CURL_BLOB_NOCOPY};
-		curl_easy_setopt(x->easy, CURLOPT_CAINFO_BLOB, &blob);
-	}
-}
-
-static void set_request(cr_fetch *x)
-{
-	CURL *e = x->easy;
-	curl_easy_setopt(e, CURLOPT_URL, x->url);
-	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->headers);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, USER_AGENT);
-	if (x->post) {
-		curl_easy_setopt(e, CURLOPT_POST, 1L);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)x->body_len);
-		curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->body ? x->body : "");
-	}
-	if (x->username) {
-		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-		curl_easy_setopt(e, CURLOPT_USERNAME, x->username);
-		curl_easy_setopt(e, CURLOPT_PASSWORD, x->password ? x->password : "");
-	}
-}
-
-static int setup_easy(cr_fetch *x, cr_error **err)
-{
-	cr_fetcher *f = x->f;
-	CURL *e = x->easy = curl_easy_init();
-	if (!e)
-		return cr_error_make(err, ENOMEM, CR_REASON_INTERNAL, "upstream %s: curl handle",
-				     x->hostport);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)x);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, f->gw->cfg.upstream_plain_http ? "http,https" : "https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_PROXY, ""); /* never the environment's proxy */
-	curl_easy_setopt(e, CURLOPT_IPRESOLVE, (long)CURL_IPRESOLVE_V4);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)f->connect_ms);
-	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max_bytes);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
-	x->resolve = resolve_entry(x);
-	curl_easy_setopt(e, CURLOPT_RESOLVE, x->resolve);
-	set_tls(x);
-	set_request(x);
-	return fx_loop_add(x, err);
 }
 
 /* ---- addresses ---- */
@@ -364,16 +88,16 @@ static void use_addresses(cr_fetch *x, const struct in_addr *ips, size_t n)
 			x->addrs[x->n_addrs++] = ips[i];
 	}
 	if (x->n_addrs == 0) {
-		fail(x,
-		     "address_guard: %s is a loopback, link-local (metadata), multicast, sandbox or "
-		     "gateway-host address; the gateway does not fetch from it",
-		     bad.len ? bad.data : "no address");
+		fx_fail(x,
+			"address_guard: %s is a loopback, link-local (metadata), multicast, sandbox or "
+			"gateway-host address; the gateway does not fetch from it",
+			bad.len ? bad.data : "no address");
 		finish(x, steal_pointer(&x->fail));
 		return;
 	}
 	inet_ntop(AF_INET, &x->addrs[0], x->ip, sizeof(x->ip));
 	cr_error *err = NULL;
-	if (setup_easy(x, &err) < 0)
+	if (fx_setup_easy(x, &err) < 0)
 		finish(x, err);
 }
 
@@ -404,11 +128,11 @@ static void on_resolved(int result, char type, int count, int ttl, void *address
 		return;
 	}
 	if (result == DNS_ERR_NOTEXIST)
-		fail(x, "the name does not exist");
+		fx_fail(x, "the name does not exist");
 	else if (result == DNS_ERR_NONE || result == DNS_ERR_NODATA)
-		fail(x, "the name has no IPv4 address");
+		fx_fail(x, "the name has no IPv4 address");
 	else
-		fail(x, "name resolution failed: %s", evdns_err_to_string(result));
+		fx_fail(x, "name resolution failed: %s", evdns_err_to_string(result));
 	finish(x, steal_pointer(&x->fail));
 }
 
@@ -416,7 +140,7 @@ static void resolve(cr_fetch *x)
 {
 	struct evdns_base *dns = x->f->gw->upstream;
 	if (!dns) {
-		fail(x, "no upstream resolver");
+		fx_fail(x, "no upstream resolver");
 		finish(x, steal_pointer(&x->fail));
 		return;
 	}
@@ -430,7 +154,7 @@ static void resolve(cr_fetch *x)
 	if (!req) {
 		x->resolving = NULL;
 		free(r);
-		fail(x, "the name query could not be sent");
+		fx_fail(x, "the name query could not be sent");
 		finish(x, steal_pointer(&x->fail));
 		return;
 	}
@@ -478,13 +202,13 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 			arm(x->deadline_ev, until - now);
 			return;
 		}
-		fail(x, "timed out: no response within %d ms", f->connect_ms + f->headers_ms);
+		fx_fail(x, "timed out: no response within %d ms", f->connect_ms + f->headers_ms);
 	} else {
 		if (now < x->last_ms + f->stall_ms) {
 			arm(x->deadline_ev, x->last_ms + f->stall_ms - now);
 			return;
 		}
-		fail(x, "timed out: no data for %d ms", f->stall_ms);
+		fx_fail(x, "timed out: no data for %d ms", f->stall_ms);
 	}
 	finish(x, steal_pointer(&x->fail));
 }
@@ -521,7 +245,7 @@ static void finish(cr_fetch *x, cr_error *err)
 		redact(&err->msg, x->password);
 	if (err)
 		redact(&err->msg, x->username);
-	cr_fetch_response r = response_of(x);
+	cr_fetch_response r = fx_response(x);
 	uint64_t elapsed = (uint64_t)(cr_monotonic_ms() - x->start_ms);
 	if (x->cbs.on_done)
 		x->cbs.on_done(x->ud, &r, err, elapsed);
@@ -537,7 +261,7 @@ void fx_complete(cr_fetch *x, CURLcode rc)
 	else if (x->stop_ok || rc == CURLE_OK)
 		finish(x, NULL);
 	else
-		finish(x, curl_failure(x, rc));
+		finish(x, fx_curl_error(x, rc));
 }
 
 static void free_secret(char *s)
@@ -569,7 +293,7 @@ void fx_destroy(cr_fetch *x)
 	f->active--;
 	curl_slist_free_all(x->headers);
 	curl_slist_free_all(x->resolve);
-	headers_clear(&x->hdr);
+	fx_headers_clear(&x->hdr);
 	cr_error_free(x->fail);
 	free(x->url);
 	free(x->host);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* fetch_impl.h -- the fetcher's state, shared by fetch.c (one request: URL,
- * resolution, address guard, curl options, header and body callbacks,
- * completion) and fetch_loop.c (curl's multi interface on the libevent
- * loop: sockets, timer, finished transfers, deferred destruction).
+ * resolution, address guard, deadlines, completion, cancellation),
+ * fetch_curl.c (the easy handle's options and callbacks) and fetch_loop.c
+ * (curl's multi interface on the libevent loop: sockets, timer, finished
+ * transfers, deferred destruction).
  *
  * Re-entrancy rules: user callbacks on_headers and on_data run inside curl
  * (f->depth > 0), where no easy handle may be removed from the multi; a
@@ -38,6 +39,7 @@ struct cr_fetcher {
 	struct fx_sock *socks; /* sockets curl asked us to watch */
 	int depth;             /* > 0 while inside curl_multi_socket_action */
 	bool allow_loopback;   /* tests only */
+	bool curl_initialised; /* curl_global_init done (undone at free) */
 	int connect_ms, headers_ms, stall_ms;
 };
 
@@ -76,12 +78,25 @@ struct cr_fetch {
 };
 
 /* ---- fetch.c ---- */
+/* Records the first failure of a request (later ones are consequences):
+ * "upstream <host>:<port>: <what>". */
+void fx_fail(cr_fetch *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A finished transfer (removed from the multi): delivers on_done unless
  * cancelled, then destroys x. */
 void fx_complete(cr_fetch *x, CURLcode rc);
 /* Frees x and everything it holds; removes it from the multi (never call
  * inside curl) and from f->list. */
 void fx_destroy(cr_fetch *x);
+
+/* ---- fetch_curl.c ---- */
+/* Creates x->easy for the vetted x->addrs and adds it to the multi. 0, or -1
+ * with *err. */
+int fx_setup_easy(cr_fetch *x, cr_error **err);
+/* What the caller sees of the answer so far (points into x). */
+cr_fetch_response fx_response(const cr_fetch *x);
+void fx_headers_clear(fx_headers *h);
+/* The error for a transfer curl ended with rc (x->fail when set). */
+cr_error *fx_curl_error(cr_fetch *x, CURLcode rc);
 
 /* ---- fetch_loop.c ---- */
 /* Creates the multi handle and its events on f->gw->base. */

@@ -142,6 +142,11 @@ void fx_loop_schedule_reap(cr_fetcher *f)
 
 int fx_loop_init(cr_fetcher *f, cr_error **err)
 {
+	/* reference-counted; done here, before the gateway drops privileges
+	 * and installs its filter, rather than lazily at the first request */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return cr_error_make(err, 0, CR_REASON_INTERNAL, "upstream fetcher: curl initialisation");
+	f->curl_initialised = true;
 	f->multi = curl_multi_init();
 	f->timer = evtimer_new(f->gw->base, on_timer, f);
 	f->reap = event_new(f->gw->base, -1, 0, on_reap, f);
@@ -165,6 +170,8 @@ void fx_loop_free(cr_fetcher *f)
 		event_free(f->timer);
 	if (f->reap)
 		event_free(f->reap);
+	if (f->curl_initialised)
+		curl_global_cleanup();
 }
 
 int fx_loop_add(cr_fetch *x, cr_error **err)

@@ -113,6 +113,7 @@ static void op_free(cr_upstream_op *op)
 	free(op->headers);
 	free(op->key);
 	free(op->url);
+	free(op->first_url);
 	free(op->integrity);
 	free(op->method);
 	free(op->body);
@@ -256,7 +257,8 @@ static void step(cr_upstream_op *op)
 	}
 	if (!take_lock(op))
 		return;
-	us_count(op->u, &(cr_cache_counters){.misses = 1});
+	if (!op->have_stale) /* a revalidation is counted by its outcome */
+		us_count(op->u, &(cr_cache_counters){.misses = 1});
 	us_fetch(op);
 }
 
@@ -293,6 +295,7 @@ static cr_upstream_op *op_new(cr_upstream *u, us_kind kind, const cr_upstream_ge
 	u->ops = op;
 	op->key = cr_xstrdup(g->key ? g->key : "");
 	op->url = cr_xstrdup(g->url ? g->url : "");
+	op->first_url = cr_xstrdup(op->url);
 	op->headers = copy_headers(g->headers);
 	op->username = dup_or_null(g->username);
 	op->password = dup_or_null(g->password);

@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gateway/upstream/sri.h"
 #include "util/buf.h"
@@ -124,7 +125,7 @@ static void store(cr_upstream_op *op)
 	}
 	cr_cache_entry e = {
 		.key = op->key,
-		.upstream = op->url,
+		.upstream = op->first_url,
 		.etag = op->etag ? op->etag : "",
 		.last_modified = op->last_modified ? op->last_modified : "",
 		.content_type = op->content_type ? op->content_type : "",
@@ -141,6 +142,8 @@ static void store(cr_upstream_op *op)
 		us_deliver(op, NULL, "miss", NULL, err);
 		return;
 	}
+	if (op->have_stale) /* revalidated with a new body */
+		us_count(op->u, &(cr_cache_counters){.misses = 1});
 	us_deliver(op, &e, "miss", NULL, NULL);
 }
 
@@ -158,6 +161,43 @@ static void revalidated(cr_upstream_op *op)
 }
 
 /* ---- redirects ---- */
+
+/* "scheme://host:port" of url, or NULL. */
+static char *origin_of(const char *url)
+{
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL, *port = NULL, *res = NULL;
+	if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+		res = cr_asprintf("%s://%s:%s", scheme, host, port);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return res;
+}
+
+static void forget(char **secret)
+{
+	if (*secret) {
+		explicit_bzero(*secret, strlen(*secret));
+		free(*secret);
+		*secret = NULL;
+	}
+}
+
+/* Credentials were given for the first URL's origin: a redirect elsewhere
+ * (a CDN) goes without them. */
+static void drop_credentials_for(cr_upstream_op *op, const char *next)
+{
+	cleanup_free char *a = origin_of(op->url), *b = origin_of(next);
+	if (a && b && strcasecmp(a, b) == 0)
+		return;
+	forget(&op->username);
+	forget(&op->password);
+}
 
 /* The absolute URL a Location names, relative to base; NULL when it is not
  * a URL. */
@@ -192,6 +232,7 @@ static void follow(cr_upstream_op *op)
 		us_deliver(op, NULL, "miss", NULL, err);
 		return;
 	}
+	drop_credentials_for(op, next);
 	free(op->url);
 	op->url = steal_pointer(&next);
 	us_fetch(op);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* upstream_impl.h -- the state of cached gets (upstream.h), shared by
+/* upstream_impl.h -- the state of cached gets of upstream.h, shared by
  * upstream.c (an op's life: cache lookup, offline, single-flight lock,
  * delivery, counters) and upstream_fetch.c (the upstream request of an op:
  * conditional headers, redirects, streaming into a cache writer, integrity,
@@ -33,8 +33,10 @@ struct cr_upstream_op {
 	cr_upstream_op *prev, *next;
 	us_kind kind;
 	/* the get (copied) */
-	char *key, *url, *username, *password, *integrity, *method;
-	char **headers; /* NULL-terminated */
+	char *key, *username, *password, *integrity, *method;
+	char *first_url; /* what the caller asked for: recorded in the entry */
+	char *url;       /* what is fetched now (after redirects) */
+	char **headers;  /* NULL-terminated */
 	void *body;
 	size_t body_len;
 	int64_t ttl_s; /* documents: resolved (never 0); < 0 = revalidate every get */
