@@ -159,12 +159,26 @@ def remove_stale():
             shutil.rmtree(d, ignore_errors=True)
 
 
-def kill_ns(ns):
-    for p in run("ip", "netns", "pids", ns, check=False).stdout.split():
-        try:
-            os.kill(int(p), signal.SIGKILL)
-        except (ProcessLookupError, ValueError):
-            pass
+def kill_ns(ns, grace=10.0):
+    """Ends the processes of netns ns: SIGTERM first (a stale server then
+    terminates its sandboxes), SIGKILL for whatever is left after grace
+    seconds."""
+    def pids():
+        return [int(p) for p in run("ip", "netns", "pids", ns, check=False).stdout.split() if p.isdigit()]
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        left = pids()
+        for p in left:
+            try:
+                os.kill(p, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.time() + (grace if sig == signal.SIGTERM else 2.0)
+        while left and time.time() < deadline:
+            time.sleep(0.1)
+            left = pids()
+        if not left:
+            return
 
 
 # ---- one sandbox run ------------------------------------------------------------
