@@ -212,7 +212,7 @@ class Server:
         return self.egress_events(sandbox_id)
 
     def egress_events(self, sandbox_id):
-        return [e for e in self.audit(sandbox_id) if e.get("kind", "").startswith("egress.")]
+        return [e for e in self.audit(sandbox_id) if e.get("kind", "").startswith(("egress.", "registry."))]
 
     def wait_events(self, sandbox_id, predicate, count=1, timeout=5.0):
         """The sandbox's egress events matching predicate, once at least

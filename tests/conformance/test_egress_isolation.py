@@ -91,9 +91,9 @@ def test_host_services_are_unreachable(cr):
 
 
 def test_gateway_front_port_is_no_way_out(cr):
-    """gateway:80 is the registry/git front (issue 7): with no registry
-    enabled it refuses with registry_not_allowed, and nothing upstream is
-    reached."""
+    """gateway:80 is the registry/git front (issue 7): a path outside its
+    fronts (and any Host header) is refused with registry_not_allowed and
+    recorded, and nothing upstream is reached."""
     run = cr.run(dict(allow=["allowed.test"]), GW_LINE, curl("front", Raw('"http://$GW/"'), cacert=False),
                  curl("front-host", Raw('"http://$GW/"'), "-H", "Host: allowed.test", cacert=False)).started()
     for tag in ("front", "front-host"):
@@ -102,7 +102,7 @@ def test_gateway_front_port_is_no_way_out(cr):
         assert p["headers"].get("x-cleanroom-reason") == "registry_not_allowed", p
         assert "x-fixture" not in p["headers"], p
     cr.assert_never_arrived(ip=ALLOWED)
-    cr.deny_event(run, reason="registry_not_allowed", port=80)
+    cr.deny_event(run, kind="registry.decision", reason="registry_not_allowed", port=80)
 
 
 def own_addr(net):

@@ -241,8 +241,12 @@ static void on_request(struct evhttp_request *req, void *arg)
 	cr_front_call *c = &fc->pub;
 	const front_route *r = route_for(fc->path);
 	if (!r) {
+		cr_front_audit(c, &(cr_front_event){.action = "deny",
+						    .reason = CR_REASON_REGISTRY_NOT_ALLOWED,
+						    .rule = "fronts",
+						    .detail = "not a path of the npm, PyPI or git fronts"});
 		cr_front_refuse(
-			c, 404, CR_REASON_NONE,
+			c, 404, CR_REASON_REGISTRY_NOT_ALLOWED,
 			"%s is not served here; the gateway serves /npm/, /pypi/simple/ and /git/<host>/",
 			fc->path);
 		return;

@@ -206,6 +206,7 @@ void cr_front_audit(const cr_front_call *c, const cr_front_event *ev)
 	cr_gw_audit(c->gw, &(cr_gw_event){.kind = "registry_decision",
 					  .action = ev->action,
 					  .protocol = "http",
+					  .port = CR_GW_FRONT_PORT, /* as the sandbox sees it */
 					  .host = ev->host,
 					  .rule = ev->rule,
 					  .reason = ev->reason,
