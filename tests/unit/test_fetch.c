@@ -280,7 +280,7 @@ static void test_timeouts(void **state)
 	got_clear(&g);
 	/* a short pause within the limit is fine */
 	got_init(&g);
-	fetch(e, "127.0.0.1", "/body?n=100&stall=100", 0, &g);
+	fetch(e, "127.0.0.1", "/body?n=100&stall=50", 0, &g);
 	assert_null(g.err);
 	assert_int_equal(g.body.len, 100);
 	got_clear(&g);

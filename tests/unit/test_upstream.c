@@ -398,12 +398,19 @@ static void test_artifact_mismatch(void **state)
 	assert_non_null(x.err);
 	res_clear(&x);
 	assert_int_equal(srv.stats->requests, before);
-	/* malformed integrity: refused after the download, nothing stored */
+	/* malformed integrity, or none that can decide: refused before any
+	 * request too */
 	artifact(e, "t:art:garbled", "/body?n=1000", "sha512-???", false, NULL, &x);
 	assert_non_null(x.err);
+	assert_non_null(strstr(x.err, "integrity entry"));
 	assert_int_equal(x.reason, CR_REASON_INTERNAL);
 	assert_false(stored(e, "t:art:garbled"));
 	res_clear(&x);
+	artifact(e, "t:art:md5", "/body?n=1000", "md5-kAFQmDzST7DWlj99KOF/cg==", false, NULL, &x);
+	assert_non_null(x.err);
+	assert_non_null(strstr(x.err, "no supported algorithm"));
+	res_clear(&x);
+	assert_int_equal(srv.stats->requests, before);
 	/* a 404 artifact */
 	char *sri = sri_of_pattern("sha512", 10);
 	artifact(e, "t:art:404", "/status?code=404", sri, false, NULL, &x);

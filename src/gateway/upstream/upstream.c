@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "gateway/upstream/sri.h"
 #include "util/cleanup.h"
 #include "util/clock.h"
 #include "util/xalloc.h"
@@ -245,16 +246,38 @@ static bool take_lock(cr_upstream_op *op)
 	return !(op->waited && lookup(op));
 }
 
+/* An artifact's integrity must be able to decide before anything is
+ * downloaded: present, well formed, with a known algorithm. False when op
+ * was delivered (an error). */
+static bool integrity_usable(cr_upstream_op *op)
+{
+	if (op->kind != US_ARTIFACT || op->no_integrity)
+		return true;
+	cr_sri s = {0};
+	cr_error *err = NULL;
+	cleanup_free char *what = NULL;
+	if (!op->integrity || !*op->integrity)
+		what = cr_asprintf(
+			"%s: no integrity to verify against; artifacts are never cached unverified", op->key);
+	else if (cr_sri_parse(op->integrity, &s, &err) < 0)
+		what = cr_asprintf("%s: %s", op->key, err->msg);
+	else if (cr_sri_strongest(&s) < 0)
+		what = cr_asprintf(
+			"%s: the integrity names no supported algorithm (sha1, sha256, sha384, sha512)",
+			op->key);
+	cr_sri_clear(&s);
+	cr_error_free(err);
+	if (what)
+		fail_now(op, what);
+	return what == NULL;
+}
+
 static void step(cr_upstream_op *op)
 {
 	if (lookup(op) || serve_offline(op))
 		return;
-	if (op->kind == US_ARTIFACT && !op->no_integrity && (!op->integrity || !*op->integrity)) {
-		cleanup_free char *what = cr_asprintf(
-			"%s: no integrity to verify against; artifacts are never cached unverified", op->key);
-		fail_now(op, what);
+	if (!integrity_usable(op))
 		return;
-	}
 	if (!take_lock(op))
 		return;
 	if (!op->have_stale) /* a revalidation is counted by its outcome */
