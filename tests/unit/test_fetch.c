@@ -223,6 +223,18 @@ static void test_status(void **state)
 	assert_non_null(g.err);
 	assert_non_null(strstr(g.err, "aborted"));
 	got_clear(&g);
+	/* a header the callers need may not be longer than the cap; others
+	 * are skipped */
+	got_init(&g);
+	fetch(e, "127.0.0.1", "/longheader?name=ETag", 0, &g);
+	assert_non_null(g.err);
+	assert_non_null(strstr(g.err, "longer than 8192 bytes"));
+	got_clear(&g);
+	got_init(&g);
+	fetch(e, "127.0.0.1", "/longheader?name=X-Padding", 0, &g);
+	assert_null(g.err);
+	assert_string_equal(g.body.data, "long");
+	got_clear(&g);
 	/* the server closes without answering */
 	got_init(&g);
 	fetch(e, "127.0.0.1", "/close", 0, &g);
@@ -369,6 +381,17 @@ static void test_guard(void **state)
 	assert_non_null(g.err);
 	assert_non_null(strstr(g.err, "address_guard"));
 	got_clear(&g);
+	/* loopback spelled otherwise is still loopback */
+	const char *odd[] = {"127.1", "2130706433", "0x7f.0.0.1", "0177.0.0.1"};
+	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
+		got_init(&g);
+		fetch(e, odd[i], "/body?n=3", 0, &g);
+		assert_non_null(g.err);
+		if (!strstr(g.err, "address_guard"))
+			fail_msg("%s: %s", odd[i], g.err);
+		got_clear(&g);
+	}
+	assert_int_equal(fx_count(&srv, "/body?n=3"), before);
 	cr_fetcher_free(e->f);
 	e->f = saved;
 }

@@ -19,6 +19,7 @@
  *   /redirect?to=URL                       302 to URL
  *   /echo                                  the request body
  *   /close                                 closes without an answer
+ *   /longheader?name=H                     200 with a 9000-byte header H
  * DNS: registry.test -> 127.0.0.1; meta.test -> 169.254.169.254;
  * mixed.test -> 169.254.169.254 and 127.0.0.1; silent.test: no answer;
  * anything else NXDOMAIN.
@@ -224,7 +225,7 @@ static inline void fx_sleep_ms(long ms)
 static inline void fx_answer(SSL *ssl, int status, const char *extra, const char *body, size_t len,
 			     bool with_len)
 {
-	char head[2048];
+	char head[12288];
 	int n = snprintf(head, sizeof(head),
 			 "HTTP/1.1 %d X\r\nConnection: close\r\nContent-Type: text/plain\r\n%s", status,
 			 extra ? extra : "");
@@ -287,6 +288,14 @@ static inline void fx_route(SSL *ssl, const char *target, const char *inm, const
 		fx_param(target, "to", to, sizeof(to));
 		snprintf(extra, sizeof(extra), "Location: %s\r\n", to);
 		fx_answer(ssl, 302, extra, "moved", 5, true);
+	} else if (strncmp(target, "/longheader", 11) == 0) {
+		char name[64], *h = malloc(9100);
+		fx_param(target, "name", name, sizeof(name));
+		int n = snprintf(h, 9100, "%s: ", name);
+		memset(h + n, 'x', 9000);
+		memcpy(h + n + 9000, "\r\n", 3);
+		fx_answer(ssl, 200, h, "long", 4, true);
+		free(h);
 	} else if (strcmp(target, "/echo") == 0) {
 		fx_answer(ssl, 200, NULL, body, body_len, true);
 	} else if (strcmp(target, "/close") != 0) {
