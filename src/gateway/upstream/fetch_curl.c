@@ -42,6 +42,12 @@ static bool parse_status(cr_fetch *x, const char *line, size_t len)
 		return false;
 	x->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
 	fx_headers_clear(&x->hdr);
+	if (!x->got_status) {
+		/* from now on the deadline is the stall limit */
+		int ms = x->f->stall_ms;
+		struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+		evtimer_add(x->deadline_ev, &tv);
+	}
 	x->got_status = true;
 	return true;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* guard.c -- the address guard as the upstream fetcher sees it: the proxy's
  * own guard (the host's addresses and the sandbox pool, proxy/decide.h) when
- * the proxy runs, and the host's addresses listed once at fetcher creation,
- * so that a registry name resolving to the host itself is refused even in a
- * gateway without the proxy. */
+ * the proxy runs, and the host's addresses as far as the fetcher could list
+ * them when it was made, so that a registry name resolving to the host
+ * itself is refused even without the proxy (unit tests). The fixed ranges
+ * (loopback, link-local, multicast, the default pool) need neither. */
 #include "gateway/upstream/internal.h"
 
 #include <ifaddrs.h>

@@ -22,9 +22,10 @@
  * after the fetcher was created counts. */
 const cr_gw_guard *cr_gw_upstream_proxy_guard(const cr_gateway *gw);
 
-/* The host's IPv4 addresses plus gw's gateway_addr (getifaddrs; call before
- * the seccomp filter, which refuses netlink sockets). Allocated, *n set;
- * on failure just gateway_addr. */
+/* The host's IPv4 addresses plus gw's gateway_addr (getifaddrs). Under the
+ * gateway's seccomp filter netlink sockets are refused and the list is just
+ * gateway_addr: the proxy's guard, listed before the filter, has the rest.
+ * Allocated, *n set. */
 struct in_addr *cr_gw_upstream_self_addrs(const cr_gateway *gw, size_t *n);
 
 /* ---- fetch.c, tests only ---- */
