@@ -56,6 +56,11 @@ cr_front *cr_front_of(const cr_gateway *gw)
 	return gw->front;
 }
 
+cr_cache *cr_front_cache(const cr_gateway *gw)
+{
+	return gw->front ? ((cr_front *)gw->front)->cache : NULL;
+}
+
 /* ---- ending a call ---- */
 
 static void unlink_call(front_call *fc)

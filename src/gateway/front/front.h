@@ -79,6 +79,10 @@ void cr_front_npm(cr_front_call *c);  /* npm.c */
 void cr_front_pypi(cr_front_call *c); /* pypi.c */
 void cr_front_git(cr_front_call *c);  /* git.c */
 
+/* The content cache the fronts share (NULL when the server gave none; the
+ * handlers only run with one). */
+cr_cache *cr_front_cache(const cr_gateway *gw);
+
 /* Request header value, or NULL. */
 const char *cr_front_header(const cr_front_call *c, const char *name);
 /* The request body (POST), at most CR_FRONT_BODY_MAX (larger: the call was

@@ -19,7 +19,6 @@
 #include <strings.h>
 
 #include "gateway/front/front.h"
-#include "gateway/front/front_internal.h" /* cr_front_of(): the cache, to check and drop bad pack answers */
 #include "gateway/git/pktline.h"
 #include "gateway/git/route.h"
 #include "gateway/proxy/decide.h"
@@ -154,18 +153,17 @@ static bool type_is(const char *have, const char *want)
 /* Drops a stored answer that must not be served again. */
 static void forget(const git_call *g)
 {
-	cr_front *f = cr_front_of(g->gw);
+	cr_cache *cache = cr_front_cache(g->gw);
 	cleanup_error cr_error *err = NULL;
-	if (f && f->cache)
-		(void)cr_cache_remove(f->cache, g->key, &err);
+	if (cache)
+		(void)cr_cache_remove(cache, g->key, &err);
 }
 
 /* A pack answer fetched now: complete, without an upstream error in it? */
 static int check_pack(const git_call *g, const cr_cache_entry *e, cr_error **err)
 {
-	cr_front *f = cr_front_of(g->gw);
 	uint64_t size = 0;
-	cleanup_close int fd = cr_cache_blob_open(f->cache, e->blob, &size, err);
+	cleanup_close int fd = cr_cache_blob_open(cr_front_cache(g->gw), e->blob, &size, err);
 	if (fd < 0)
 		return -1;
 	return cr_git_answer_check(fd, size, &g->rpc, err);

@@ -22,7 +22,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gateway/front/front_internal.h"
 #include "gateway/npm/npm_internal.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
@@ -129,7 +128,7 @@ void npm_answer_upstream_error(npm_req *r, const cr_upstream_result *res, cr_err
 char *npm_read_blob(const cr_cache_entry *e, const cr_gateway *gw, size_t max, cr_error **err)
 {
 	uint64_t size = 0;
-	cleanup_close int fd = cr_cache_blob_open(cr_front_of(gw)->cache, e->blob, &size, err);
+	cleanup_close int fd = cr_cache_blob_open(cr_front_cache(gw), e->blob, &size, err);
 	if (fd < 0)
 		return NULL;
 	if (size > max) {
@@ -243,7 +242,7 @@ static int store(const char *key, const cr_cache_entry *up, const char *body, si
 static void serve_rewritten(npm_req *r, const cr_upstream_result *res, bool abbrev)
 {
 	cr_front_call *c = r->c;
-	cr_cache *cache = cr_front_of(c->gw)->cache;
+	cr_cache *cache = cr_front_cache(c->gw);
 	const char *const *allowed = cr_front_allowed_versions(c->gw, "npm", r->pkg.name);
 	char key[NPM_KEY_MAX];
 	rewritten_key(r, res->entry, abbrev, allowed, key);

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "gateway/front/front_internal.h"
 #include "gateway/npm/npm_internal.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
@@ -144,7 +143,7 @@ static void on_document(void *ud, const cr_upstream_result *res, cr_error *err)
  * unless only the full one is cached (npm asks for either). */
 static bool prefer_abbrev(const npm_req *r)
 {
-	cr_cache *cache = cr_front_of(r->c->gw)->cache;
+	cr_cache *cache = cr_front_cache(r->c->gw);
 	char key[NPM_KEY_MAX];
 	cleanup_cache_entry cr_cache_entry e = {0};
 	cleanup_error cr_error *err = NULL;
@@ -163,7 +162,7 @@ static char *stored_integrity(const npm_req *r)
 	tarball_key(r, key);
 	cleanup_cache_entry cr_cache_entry e = {0};
 	cleanup_error cr_error *err = NULL;
-	if (cr_cache_get(cr_front_of(r->c->gw)->cache, key, &e, &err) != 1 || !e.integrity || !*e.integrity)
+	if (cr_cache_get(cr_front_cache(r->c->gw), key, &e, &err) != 1 || !e.integrity || !*e.integrity)
 		return NULL;
 	return cr_xstrdup(e.integrity);
 }

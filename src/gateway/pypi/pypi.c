@@ -28,7 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "gateway/front/front_internal.h"
 #include "gateway/pypi/pypi_internal.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
@@ -90,7 +89,7 @@ cr_front_call *pypi_work_end(pypi_work *w)
 
 cr_cache *pypi_cache(const cr_front_call *c)
 {
-	return cr_front_of(c->gw)->cache;
+	return cr_front_cache(c->gw);
 }
 
 void pypi_audit(const cr_front_call *c, const char *action, cr_reason reason, const char *rule,

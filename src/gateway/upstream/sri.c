@@ -12,6 +12,7 @@
 
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/hex.h"
 #include "util/xalloc.h"
 
 #define ENTRY_QUOTE_MAX  80 /* bytes of a bad entry quoted in an error */
@@ -197,27 +198,9 @@ unsigned cr_sri_hashes(const char *sri)
 
 /* ---- checking ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static bool hex_to_raw(const char *hex, uint8_t *out, size_t len)
 {
-	if (strlen(hex) != 2 * len)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return true;
+	return cr_hex_decode(hex, strlen(hex), out, len);
 }
 
 /* The digest of alg in d, or false when d does not have it. */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "util/cleanup.h"
+#include "util/hex.h"
 #include "util/xalloc.h"
 
 void cr_lock_ctx_init(cr_lock_ctx *c, const char *manager, const char *path, cr_artifact_list *out,
@@ -252,27 +253,12 @@ cr_artifact_kind cr_lock_classify(const char *resolved, const char *name, const 
 	return CR_ARTIFACT_LOCAL; /* file:, link:, relative or absolute path */
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 char *cr_lock_hex_to_sri(const char *algo, const char *hex, size_t hexlen)
 {
 	unsigned char raw[64];
-	if (hexlen == 0 || hexlen % 2 || hexlen / 2 > sizeof(raw))
+	if (hexlen == 0 || hexlen % 2 || hexlen / 2 > sizeof(raw) ||
+	    !cr_hex_decode(hex, hexlen, raw, hexlen / 2))
 		return NULL;
-	for (size_t i = 0; i < hexlen / 2; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return NULL;
-		raw[i] = (unsigned char)(hi << 4 | lo);
-	}
 	unsigned char b64[4 * ((sizeof(raw) + 2) / 3) + 1];
 	EVP_EncodeBlock(b64, raw, (int)(hexlen / 2));
 	return cr_asprintf("%s-%s", algo, (const char *)b64);
