@@ -198,31 +198,38 @@ static int put_add(cr_buf *b, const cr_fw_sandbox *sb)
 	cr_net_addr_str(sb->sandbox_addr, sandbox);
 	cr_net_addr_str(sb->gateway_addr, gateway);
 	const char *s = sb->host_ifname;
-	unsigned dns = sb->dns_port, proxy = sb->proxy_port, front = sb->front_port ? sb->front_port : proxy;
+	unsigned dns = sb->dns_port, proxy = sb->proxy_port, front = sb->front_port;
 	int rc = cr_buf_printf(b,
 			       "table " TABLE " {\n"
 			       "\tchain %1$s_nat {\n"
 			       "\t\tudp dport 53 redirect to :%2$u\n"
-			       "\t\ttcp dport 53 redirect to :%2$u\n"
-			       "\t\tip daddr %5$s tcp dport 80 redirect to :%4$u\n"
-			       "\t\tmeta l4proto tcp redirect to :%3$u\n"
-			       "\t}\n",
-			       s, dns, proxy, front, gateway);
+			       "\t\ttcp dport 53 redirect to :%2$u\n",
+			       s, dns);
+	if (front) /* the registry and git fronts */
+		rc |= cr_buf_printf(b, "\t\tip daddr %s tcp dport 80 redirect to :%u\n", gateway, front);
+	rc |= cr_buf_printf(b,
+			    "\t\tmeta l4proto tcp redirect to :%u\n"
+			    "\t}\n",
+			    proxy);
 	rc |= cr_buf_printf(b,
 			    "\tchain %1$s_filter {\n"
 			    "\t\tip saddr %2$s ct state established,related accept\n"
 			    "\t\tip saddr %2$s ip daddr %3$s tcp dport %4$u accept\n"
-			    "\t\tip saddr %2$s ip daddr %3$s tcp dport %5$u accept\n"
-			    "\t\tip saddr %2$s ip daddr %3$s tcp dport %7$u accept\n"
+			    "\t\tip saddr %2$s ip daddr %3$s tcp dport %5$u accept\n",
+			    s, sandbox, gateway, dns, proxy);
+	if (front)
+		rc |= cr_buf_printf(b, "\t\tip saddr %s ip daddr %s tcp dport %u accept\n", sandbox, gateway,
+				    front);
+	rc |= cr_buf_printf(b,
 			    "\t\tip saddr %2$s ip daddr %3$s udp dport %4$u accept\n"
 			    "\t\tip saddr %2$s meta l4proto tcp counter reject with tcp reset\n"
-			    "\t\tcounter limit rate 10/second log prefix \"cleanroom-drop %6$s \"\n"
+			    "\t\tcounter limit rate 10/second log prefix \"cleanroom-drop %5$s \"\n"
 			    "\t\tdrop\n"
 			    "\t}\n"
 			    "}\n"
 			    "add element " TABLE " nat_dispatch { \"%1$s\" : goto %1$s_nat }\n"
 			    "add element " TABLE " filter_dispatch { \"%1$s\" : goto %1$s_filter }\n",
-			    s, sandbox, gateway, dns, proxy, sb->id, front);
+			    s, sandbox, gateway, dns, sb->id);
 	return rc;
 }
 
