@@ -251,18 +251,29 @@ static int ls_row(void *ud, const cr_cache_entry *e)
 	return 0;
 }
 
+/* Parses the command line (at most max_operands operands; the first one is
+ * the ls prefix) and opens the cache. Returns -1 to go on, else the exit
+ * code after printing the error. */
+static int begin(int argc, char **argv, cache_args *a, const char *usage, bool gc, int max_operands,
+		 bool write, cr_cache **c)
+{
+	*c = NULL;
+	int first = parse(argc, argv, a, usage, gc);
+	if (first < 0)
+		return cr_cli_parse_exit(first);
+	if (argc - first > max_operands)
+		return cr_cli_usage_error(a->cmd, "unexpected argument '%s'", argv[first + max_operands]);
+	a->prefix = max_operands && first < argc ? argv[first] : "";
+	int rc = open_cache(a, write, c);
+	return rc ? rc : -1;
+}
+
 static int cache_ls(int argc, char **argv)
 {
 	cleanup_args cache_args a = {.cmd = PROG " ls"};
-	int first = parse(argc, argv, &a, PROG " ls [PREFIX] [--cache-dir DIR] [--json]", false);
-	if (first < 0)
-		return cr_cli_parse_exit(first);
-	if (argc - first > 1)
-		return cr_cli_usage_error(a.cmd, "unexpected argument '%s'", argv[first + 1]);
-	a.prefix = first < argc ? argv[first] : "";
 	cleanup_cache cr_cache *c = NULL;
-	int rc = open_cache(&a, false, &c);
-	if (rc)
+	int rc = begin(argc, argv, &a, PROG " ls [PREFIX] [--cache-dir DIR] [--json]", false, 1, false, &c);
+	if (rc >= 0)
 		return rc;
 	ls_ctx l = {.now = (int64_t)time(NULL), .arr = a.json ? json_array() : NULL};
 	if (!a.json)
@@ -365,14 +376,9 @@ static void print_stats(const char *dir, const cr_cache_stats *s)
 static int cache_stats(int argc, char **argv)
 {
 	cleanup_args cache_args a = {.cmd = PROG " stats"};
-	int first = parse(argc, argv, &a, PROG " stats [--cache-dir DIR] [--json]", false);
-	if (first < 0)
-		return cr_cli_parse_exit(first);
-	if (first < argc)
-		return cr_cli_usage_error(a.cmd, "unexpected argument '%s'", argv[first]);
 	cleanup_cache cr_cache *c = NULL;
-	int rc = open_cache(&a, false, &c);
-	if (rc)
+	int rc = begin(argc, argv, &a, PROG " stats [--cache-dir DIR] [--json]", false, 0, false, &c);
+	if (rc >= 0)
 		return rc;
 	cr_cache_stats s = {.max_bytes = CR_CACHE_DEFAULT_LIMIT};
 	cr_error *err = NULL;
@@ -389,14 +395,10 @@ static int cache_stats(int argc, char **argv)
 static int cache_gc(int argc, char **argv)
 {
 	cleanup_args cache_args a = {.cmd = PROG " gc"};
-	int first = parse(argc, argv, &a, PROG " gc [--max-bytes SIZE] [--cache-dir DIR] [--json]", true);
-	if (first < 0)
-		return cr_cli_parse_exit(first);
-	if (first < argc)
-		return cr_cli_usage_error(a.cmd, "unexpected argument '%s'", argv[first]);
 	cleanup_cache cr_cache *c = NULL;
-	int rc = open_cache(&a, true, &c);
-	if (rc)
+	int rc = begin(argc, argv, &a, PROG " gc [--max-bytes SIZE] [--cache-dir DIR] [--json]", true, 0,
+		       true, &c);
+	if (rc >= 0)
 		return rc;
 	cr_cache_gc_result r;
 	cr_cache_stats s;
@@ -443,14 +445,9 @@ static void on_problem(void *ud, const char *blob, const char *problem)
 static int cache_verify(int argc, char **argv)
 {
 	cleanup_args cache_args a = {.cmd = PROG " verify"};
-	int first = parse(argc, argv, &a, PROG " verify [--cache-dir DIR] [--json]", false);
-	if (first < 0)
-		return cr_cli_parse_exit(first);
-	if (first < argc)
-		return cr_cli_usage_error(a.cmd, "unexpected argument '%s'", argv[first]);
 	cleanup_cache cr_cache *c = NULL;
-	int rc = open_cache(&a, true, &c);
-	if (rc)
+	int rc = begin(argc, argv, &a, PROG " verify [--cache-dir DIR] [--json]", false, 0, true, &c);
+	if (rc >= 0)
 		return rc;
 	verify_out v = {.json = a.json, .problems = a.json ? json_array() : NULL};
 	if (!a.json)

@@ -193,18 +193,11 @@ static void build_env(cr_sandbox_egress *e, const cr_policy *p)
 	static const char *const proxy_names[] = {"HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"};
 	char gw[INET_ADDRSTRLEN];
 	cr_net_addr_str(e->lease.gateway_addr, gw);
-	e->env = cr_xcalloc(1, sizeof(char *));
-	for (size_t i = 0; i < sizeof(proxy_names) / sizeof(proxy_names[0]); i++) {
-		e->env = cr_xrealloc(e->env, (e->n_env + 2) * sizeof(char *));
-		e->env[e->n_env++] =
-			cr_asprintf("%s=http://%s:%d", proxy_names[i], gw, CR_GW_EXPLICIT_PROXY_PORT);
-	}
-	for (int lower = 0; lower < 2; lower++) {
-		e->env = cr_xrealloc(e->env, (e->n_env + 2) * sizeof(char *));
-		e->env[e->n_env++] =
-			cr_asprintf("%s=localhost,127.0.0.1,%s", lower ? "no_proxy" : "NO_PROXY", gw);
-	}
-	e->env[e->n_env] = NULL;
+	for (size_t i = 0; i < sizeof(proxy_names) / sizeof(proxy_names[0]); i++)
+		cr_strv_push(&e->env, &e->n_env,
+			     cr_asprintf("%s=http://%s:%d", proxy_names[i], gw, CR_GW_EXPLICIT_PROXY_PORT));
+	cr_strv_push(&e->env, &e->n_env, cr_asprintf("NO_PROXY=localhost,127.0.0.1,%s", gw));
+	cr_strv_push(&e->env, &e->n_env, cr_asprintf("no_proxy=localhost,127.0.0.1,%s", gw));
 	cr_fronts_env(p, e->lease.gateway_addr, &e->env, &e->n_env);
 }
 

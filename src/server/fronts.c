@@ -194,13 +194,6 @@ int cr_fronts_credentials_fd(const cr_fronts *f, cr_error **err)
 
 /* ---- the sandbox's environment ---- */
 
-static void push(char ***env, size_t *n, char *entry)
-{
-	*env = cr_xrealloc(*env, (*n + 2) * sizeof(char *));
-	(*env)[(*n)++] = entry;
-	(*env)[*n] = NULL;
-}
-
 static bool allows_https(const cr_net_rule *r)
 {
 	for (size_t i = 0; i < r->n_ports; i++)
@@ -218,13 +211,14 @@ static void git_env(const cr_policy *p, const char *gw, char ***env, size_t *n)
 		const cr_net_rule *r = &p->network.allow[i];
 		if (r->host.kind != CR_HOST_NAME || !allows_https(r))
 			continue;
-		push(env, n,
-		     cr_asprintf("GIT_CONFIG_KEY_%zu=url.http://%s/git/%s/.insteadOf", k, gw, r->host.text));
-		push(env, n, cr_asprintf("GIT_CONFIG_VALUE_%zu=https://%s/", k, r->host.text));
+		cr_strv_push(env, n,
+			     cr_asprintf("GIT_CONFIG_KEY_%zu=url.http://%s/git/%s/.insteadOf", k, gw,
+					 r->host.text));
+		cr_strv_push(env, n, cr_asprintf("GIT_CONFIG_VALUE_%zu=https://%s/", k, r->host.text));
 		k++;
 	}
 	if (k)
-		push(env, n, cr_asprintf("GIT_CONFIG_COUNT=%zu", k));
+		cr_strv_push(env, n, cr_asprintf("GIT_CONFIG_COUNT=%zu", k));
 }
 
 void cr_fronts_env(const cr_policy *p, struct in_addr gateway, char ***env, size_t *n)
@@ -233,15 +227,15 @@ void cr_fronts_env(const cr_policy *p, struct in_addr gateway, char ***env, size
 	inet_ntop(AF_INET, &gateway, gw, sizeof(gw));
 	/* npm and yarn: environment beats a project's .npmrc; lockfile URLs of
 	 * any registry host become the gateway's */
-	push(env, n, cr_asprintf("npm_config_registry=http://%s/npm/", gw));
-	push(env, n, cr_xstrdup("npm_config_replace_registry_host=always"));
-	push(env, n, cr_xstrdup("npm_config_audit=false"));
-	push(env, n, cr_xstrdup("npm_config_fund=false"));
-	push(env, n, cr_xstrdup("npm_config_update_notifier=false"));
-	push(env, n, cr_asprintf("YARN_REGISTRY=http://%s/npm/", gw));
-	push(env, n, cr_asprintf("PIP_INDEX_URL=http://%s/pypi/simple/", gw));
-	push(env, n, cr_asprintf("PIP_TRUSTED_HOST=%s", gw));
-	push(env, n, cr_xstrdup("PIP_DISABLE_PIP_VERSION_CHECK=1"));
+	cr_strv_push(env, n, cr_asprintf("npm_config_registry=http://%s/npm/", gw));
+	cr_strv_push(env, n, cr_xstrdup("npm_config_replace_registry_host=always"));
+	cr_strv_push(env, n, cr_xstrdup("npm_config_audit=false"));
+	cr_strv_push(env, n, cr_xstrdup("npm_config_fund=false"));
+	cr_strv_push(env, n, cr_xstrdup("npm_config_update_notifier=false"));
+	cr_strv_push(env, n, cr_asprintf("YARN_REGISTRY=http://%s/npm/", gw));
+	cr_strv_push(env, n, cr_asprintf("PIP_INDEX_URL=http://%s/pypi/simple/", gw));
+	cr_strv_push(env, n, cr_asprintf("PIP_TRUSTED_HOST=%s", gw));
+	cr_strv_push(env, n, cr_xstrdup("PIP_DISABLE_PIP_VERSION_CHECK=1"));
 	if (p)
 		git_env(p, gw, env, n);
 }

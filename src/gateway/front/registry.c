@@ -7,6 +7,7 @@
 
 #include "gateway/front/front_internal.h"
 #include "policy/host.h"
+#include "policy/match.h"
 #include "util/cleanup.h"
 #include "util/xalloc.h"
 
@@ -44,19 +45,6 @@ static void decide(cr_front_decision *d, const char *manager, cr_front_verdict v
 	snprintf(d->rule, sizeof(d->rule), "registries.%s%s%s", manager, *rule ? "." : "", rule);
 }
 
-static bool host_allowed(const cr_registry *r, const char *host)
-{
-	cr_host_pattern dest = {0};
-	cleanup_free char *why = NULL;
-	if (!host || cr_host_dest_parse(host, &dest, &why) < 0)
-		return false;
-	bool ok = false;
-	for (size_t i = 0; i < r->n_allowed_hosts && !ok; i++)
-		ok = cr_host_matches(&r->allowed_hosts[i], &dest);
-	cr_host_pattern_clear(&dest);
-	return ok;
-}
-
 void cr_front_decide_host(const cr_gateway *gw, const char *manager, const char *host, cr_front_decision *d)
 {
 	memset(d, 0, sizeof(*d));
@@ -66,7 +54,7 @@ void cr_front_decide_host(const cr_gateway *gw, const char *manager, const char 
 		snprintf(d->detail, sizeof(d->detail), "registries.%s is not enabled in the policy", manager);
 		return;
 	}
-	if (!host_allowed(r, host)) {
+	if (!cr_registry_allows_host(r, host)) {
 		decide(d, manager, CR_FRONT_DENY, CR_REASON_REGISTRY_NOT_ALLOWED, "allowed_hosts");
 		snprintf(d->detail, sizeof(d->detail), "%s is not in registries.%s.allowed_hosts",
 			 host ? host : "(no upstream host)", manager);

@@ -66,19 +66,10 @@ void cr_gw_verdict_refuse(cr_gw_verdict *v, const char *host, struct in_addr ip,
 
 const char *cr_gw_registry_of_host(const cr_policy *p, const char *host)
 {
-	cr_host_pattern dest = {0};
-	cleanup_free char *why = NULL;
-	if (!p || !host || cr_host_dest_parse(host, &dest, &why) < 0)
-		return NULL;
-	const char *manager = NULL;
-	for (size_t i = 0; i < p->n_registries && !manager; i++) {
-		const cr_registry *r = &p->registries[i];
-		for (size_t j = 0; r->enabled && j < r->n_allowed_hosts && !manager; j++)
-			if (cr_host_matches(&r->allowed_hosts[j], &dest))
-				manager = r->manager;
-	}
-	cr_host_pattern_clear(&dest);
-	return manager;
+	for (size_t i = 0; p && i < p->n_registries; i++)
+		if (p->registries[i].enabled && cr_registry_allows_host(&p->registries[i], host))
+			return p->registries[i].manager;
+	return NULL;
 }
 
 /* A denied registry host: the fronts are the way (registry_not_allowed). */

@@ -57,6 +57,21 @@ static const cr_net_rule *find(const cr_net_rule *rules, size_t n, bool exact, c
 	return best;
 }
 
+bool cr_registry_allows_host(const cr_registry *r, const char *host)
+{
+	cr_host_pattern dest = {0};
+	char *why = NULL;
+	if (!host || cr_host_dest_parse(host, &dest, &why) < 0) {
+		free(why);
+		return false;
+	}
+	bool ok = false;
+	for (size_t i = 0; i < r->n_allowed_hosts && !ok; i++)
+		ok = cr_host_matches(&r->allowed_hosts[i], &dest);
+	cr_host_pattern_clear(&dest);
+	return ok;
+}
+
 bool cr_host_is_metadata(const cr_host_pattern *dest)
 {
 	static const char *const addrs[] = {"169.254.169.254", "169.254.170.2", "fd00:ec2::254", NULL};

@@ -44,5 +44,9 @@ const char *cr_match_step_name(cr_match_step s);
  * (api.github.com, ports 443)". Owned by the caller. */
 char *cr_decision_explain(const cr_decision *d);
 
+/* True when host (a name or IP, normalised like any destination) matches
+ * one of registry r's allowed_hosts; false for a host that does not parse. */
+bool cr_registry_allows_host(const cr_registry *r, const char *host);
+
 /* True for the cloud metadata endpoints the built-in guard covers. */
 bool cr_host_is_metadata(const cr_host_pattern *dest);

@@ -85,3 +85,10 @@ char *cr_asprintf(const char *fmt, ...)
 	va_end(ap);
 	return p;
 }
+
+void cr_strv_push(char ***v, size_t *n, char *s)
+{
+	*v = cr_xrealloc(*v, (*n + 2) * sizeof(char *));
+	(*v)[(*n)++] = s;
+	(*v)[*n] = NULL;
+}

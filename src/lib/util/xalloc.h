@@ -16,6 +16,9 @@ void *cr_xrealloc(void *p, size_t n);
  * returns the (possibly moved) array and updates *cap. */
 void *cr_xgrow(void *p, size_t *cap, size_t need, size_t size);
 char *cr_xstrdup(const char *s);
+/* Appends s (taken over) to the NULL-terminated array *v of *n entries,
+ * growing it; *v may start NULL. */
+void cr_strv_push(char ***v, size_t *n, char *s);
 char *cr_xstrndup(const char *s, size_t n);
 char *cr_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *cr_vasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
