@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 
+#include "policy/match.h"
 #include "util/canonjson.h"
 #include "util/sha256.h"
 
@@ -20,10 +21,26 @@ static const char *const yaml =
 	"true\n"
 	"metadata:\n  owner: team\n  tier: 2\n  tags: [a, b]\n";
 
-static char *compile_yaml(cr_policy **out)
+/* A git host without and with push permission. GIT_RULES_HASH is the
+ * policy_hash of `git_yaml` as compiled before git_push existed (by the
+ * previous release's `cleanroom policy compile`, source fields blanked):
+ * policies that do not use git_push must keep their bytes and hash. */
+#define GIT_RULES_HASH "5ba133f03f38d4ed983ea2094ee9819e50cf879ec573b5e4308542892ca9e8bd"
+#define GIT_YAML(push)                                                                               \
+	"version: 1\nproject:\n  name: demo\nsandbox:\n  network:\n    default: deny\n    allow:\n"  \
+	"      - host: git.example\n        ports: [443]\n" push "      - host: \"*.npm.example\"\n" \
+	"        reason: npm\n      - host: 10.0.0.0/8\n        ports: [5432]\n    deny:\n"          \
+	"      - host: 169.254.169.254\n"                                                            \
+	"registries:\n  npm:\n    enable: true\n    allowed_hosts: [registry.npm.example]\n"
+static const char *const git_yaml = GIT_YAML("");
+static const char *const git_push_yaml = GIT_YAML("        git_push: true\n");
+#define GIT_RULE_JSON \
+	"\"host\":\"git.example\",\"kind\":\"name\",\"ports\":[443],\"protocol\":\"tcp\",\"reason\":\"\"}"
+
+static char *compile_text(const char *src, cr_policy **out)
 {
 	cr_diags d;
-	cr_policy *p = parse_yaml(yaml, &d);
+	cr_policy *p = parse_yaml(src, &d);
 	if (!p)
 		dump_diags(&d);
 	assert_non_null(p);
@@ -33,6 +50,11 @@ static char *compile_yaml(cr_policy **out)
 	assert_non_null(text);
 	*out = p;
 	return text;
+}
+
+static char *compile_yaml(cr_policy **out)
+{
+	return compile_text(yaml, out);
 }
 
 static void test_hash_definition(void **state)
@@ -81,12 +103,12 @@ static void test_round_trip(void **state)
 	cr_diags_clear(&d);
 }
 
-/* Replaces the first `from` in a compiled text and expects rejection with a
- * diagnostic containing `why`. */
-static void expect_rejected(const char *from, const char *to, const char *why)
+/* Replaces the first `from` in the compiled text of `src` and expects
+ * rejection with a diagnostic containing `why`. */
+static void expect_rejected_in(const char *src, const char *from, const char *to, const char *why)
 {
 	cr_policy *p;
-	char *text = compile_yaml(&p);
+	char *text = compile_text(src, &p);
 	char *at = strstr(text, from);
 	assert_non_null(at);
 	size_t n = strlen(text) - strlen(from) + strlen(to) + 1;
@@ -105,6 +127,11 @@ static void expect_rejected(const char *from, const char *to, const char *why)
 	free(mut);
 	free(text);
 	cr_policy_free(p);
+}
+
+static void expect_rejected(const char *from, const char *to, const char *why)
+{
+	expect_rejected_in(yaml, from, to, why);
 }
 
 static void test_tampering(void **state)
@@ -166,12 +193,66 @@ static void test_determinism(void **state)
 	cr_diags_clear(&d);
 }
 
+static void test_git_push_encoding(void **state)
+{
+	(void)state;
+	cr_policy *p, *q;
+	/* without git_push: the bytes and hash of before */
+	char *plain = compile_text(git_yaml, &p);
+	assert_string_equal(p->policy_hash, GIT_RULES_HASH);
+	assert_non_null(strstr(plain, "{" GIT_RULE_JSON));
+	assert_null(strstr(plain, "git_push"));
+	/* with it: the key, true, on that rule only; another hash */
+	char *push = compile_text(git_push_yaml, &q);
+	assert_non_null(strstr(push, "{\"git_push\":true," GIT_RULE_JSON));
+	assert_null(strstr(strstr(push, "git_push") + 1, "git_push"));
+	assert_string_not_equal(q->policy_hash, p->policy_hash);
+	/* the reader keeps it: same bytes again, and the front finds the rule */
+	cr_diags d = {0};
+	cr_policy *back = NULL;
+	if (cr_policy_from_compiled(push, strlen(push), &back, &d) < 0)
+		dump_diags(&d);
+	assert_non_null(back);
+	char *again = cr_policy_compile(back, NULL, NULL);
+	assert_string_equal(again, push);
+	const cr_net_rule *r = cr_policy_git_push_rule(back, "git.example");
+	assert_non_null(r);
+	assert_string_equal(r->origin, "network.allow_rules[2]");
+	assert_null(cr_policy_git_push_rule(back, "other.example"));
+	assert_null(cr_policy_git_push_rule(p, "git.example"));
+	free(again);
+	free(plain);
+	free(push);
+	cr_policy_free(p);
+	cr_policy_free(q);
+	cr_policy_free(back);
+	cr_diags_clear(&d);
+}
+
+static void test_git_push_tampering(void **state)
+{
+	(void)state;
+	const char *rule = "{" GIT_RULE_JSON;
+	expect_rejected_in(git_yaml, rule, "{\"git_push\":false," GIT_RULE_JSON, "written only as true");
+	expect_rejected_in(git_yaml, rule, "{\"git_push\":\"true\"," GIT_RULE_JSON, "written only as true");
+	expect_rejected_in(git_yaml, "\"ports\":[5432],", "\"git_push\":true,\"ports\":[5432],",
+			   "not on the CIDR block '10.0.0.0/8'");
+	expect_rejected_in(git_yaml, "\"kind\":\"wildcard\",", "\"git_push\":true,\"kind\":\"wildcard\",",
+			   "not on the wildcard");
+	expect_rejected_in(git_push_yaml, "\"ports\":[443]", "\"ports\":[444]", "needs port 443");
+	expect_rejected_in(git_yaml, "\"kind\":\"ip\",", "\"git_push\":true,\"kind\":\"ip\",",
+			   "unknown key 'git_push'"); /* a deny rule */
+	/* removing it is caught by the hash */
+	expect_rejected_in(git_push_yaml, "\"git_push\":true,", "", "policy_hash mismatch");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hash_definition), cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_tampering),       cmocka_unit_test(test_duplicate_keys_rejected),
-		cmocka_unit_test(test_determinism),
+		cmocka_unit_test(test_hash_definition),    cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_tampering),          cmocka_unit_test(test_duplicate_keys_rejected),
+		cmocka_unit_test(test_determinism),        cmocka_unit_test(test_git_push_encoding),
+		cmocka_unit_test(test_git_push_tampering),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -141,6 +141,35 @@ static void test_port_miss_explained(void **state)
 	cr_diags_clear(&d);
 }
 
+static void test_git_push_explained(void **state)
+{
+	(void)state;
+	cr_diags d;
+	cr_policy *p =
+		parse_yaml(POLICY_HEAD "    allow:\n      - host: git.example\n        git_push: true\n"
+				       "      - host: \"*.example\"\n",
+			   &d);
+	assert_non_null(p);
+	cr_decision dec;
+	assert_int_equal(cr_policy_decide(p, "GIT.example.", 443, &dec, NULL), 0);
+	char *why = cr_decision_explain(&dec);
+	assert_string_equal(why, "allowed by sandbox.network.allow[0] (git.example, ports 80,443, git push "
+				 "allowed, line 6)");
+	free(why);
+	cr_decision_clear(&dec);
+	/* the wildcard allows fetches from its hosts, never pushes */
+	assert_int_equal(cr_policy_decide(p, "other.example", 443, &dec, NULL), 0);
+	why = cr_decision_explain(&dec);
+	assert_null(strstr(why, "git push"));
+	free(why);
+	cr_decision_clear(&dec);
+	assert_non_null(cr_policy_git_push_rule(p, "git.example"));
+	assert_null(cr_policy_git_push_rule(p, "other.example"));
+	assert_null(cr_policy_git_push_rule(p, "*.example"));
+	cr_policy_free(p);
+	cr_diags_clear(&d);
+}
+
 static void test_invalid_destinations(void **state)
 {
 	(void)state;
@@ -165,6 +194,7 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_metadata_opened_by_exact_ip),
 		cmocka_unit_test(test_port_miss_explained),
+		cmocka_unit_test(test_git_push_explained),
 		cmocka_unit_test(test_invalid_destinations),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -85,6 +85,31 @@ static const struct bad_case bad_cases[] = {
 	 "    allow:\n      - host: A.Example.\n    deny:\n      - host: a.example\n        ports: [80]\n",
 	 8, 9, "sandbox.network.deny[0]", CR_REASON_POLICY_CONFLICT, "port 80 is both allowed and denied",
 	 NULL},
+	{"git_push on a wildcard",
+	 POLICY_HEAD "    allow:\n      - host: \"*.git.example\"\n        git_push: true\n", 7, 19,
+	 "sandbox.network.allow[0].git_push", CR_REASON_POLICY_INVALID,
+	 "exact host name, not on the wildcard '*.git.example'", "rule of its own"},
+	{"git_push on an IP", POLICY_HEAD "    allow:\n      - host: 10.1.2.3\n        git_push: true\n", 7,
+	 19, "sandbox.network.allow[0].git_push", CR_REASON_POLICY_INVALID,
+	 "exact host name, not on the IP address '10.1.2.3'", NULL},
+	{"git_push on a CIDR", POLICY_HEAD "    allow:\n      - host: 10.0.0.0/8\n        git_push: true\n",
+	 7, 19, "sandbox.network.allow[0].git_push", CR_REASON_POLICY_INVALID,
+	 "not on the CIDR block '10.0.0.0/8'", NULL},
+	{"git_push without 443",
+	 POLICY_HEAD
+	 "    allow:\n      - host: git.example\n        git_push: true\n        ports: [80, 22]\n",
+	 7, 19, "sandbox.network.allow[0].git_push", CR_REASON_POLICY_INVALID,
+	 "git_push needs port 443 in the rule for git.example", "add 443 to ports"},
+	{"git_push not a boolean",
+	 POLICY_HEAD "    allow:\n      - host: git.example\n        git_push: yes\n", 7, 19,
+	 "sandbox.network.allow[0].git_push", CR_REASON_POLICY_INVALID, "expected true or false",
+	 "write true or false"},
+	{"git_push quoted", POLICY_HEAD "    allow:\n      - host: git.example\n        git_push: \"true\"\n",
+	 7, 19, "sandbox.network.allow[0].git_push", CR_REASON_POLICY_INVALID, "expected true or false",
+	 NULL},
+	{"git_push on a deny rule",
+	 POLICY_HEAD "    deny:\n      - host: git.example\n        git_push: true\n", 7, 9,
+	 "sandbox.network.deny[0].git_push", CR_REASON_POLICY_INVALID, "unknown key 'git_push'", NULL},
 	{"ttl range", "version: 1\nsandbox:\n  ttl_minutes: 0\n  network:\n    default: deny\n", 3, 16,
 	 "sandbox.ttl_minutes", CR_REASON_POLICY_INVALID, "out of range", NULL},
 	{"image tag only",
@@ -348,6 +373,47 @@ static void test_lockfiles_warning_when_not_enforced(void **state)
 	cr_diags_clear(&d);
 }
 
+static void test_git_push(void **state)
+{
+	(void)state;
+	cr_diags d;
+	cr_policy *p = parse_yaml(
+		POLICY_HEAD
+		"    allow:\n      - host: Git.Example\n        git_push: true\n" /* default ports */
+		"      - host: git.example\n        ports: [22]\n"                /* merged into it */
+		"      - host: mirror.example\n        git_push: false\n"
+		"      - host: \"*.example\"\n        git_push: false\n" /* false: allowed anywhere */
+		"      - host: fetch.example\n        ports: [443]\n",
+		&d);
+	if (!p)
+		dump_diags(&d);
+	assert_non_null(p);
+	assert_int_equal(p->network.n_allow, 4);
+	const cr_net_rule *r = &p->network.allow[2]; /* *.example, fetch.example, git.example, mirror... */
+	assert_string_equal(r->host.text, "git.example");
+	assert_true(r->git_push);
+	assert_int_equal(r->n_ports, 3);
+	assert_int_equal(r->ports[0], 22);
+	assert_int_equal(r->ports[2], 443);
+	assert_false(p->network.allow[0].git_push);
+	assert_false(p->network.allow[1].git_push);
+	assert_false(p->network.allow[3].git_push);
+	cr_policy_free(p);
+	cr_diags_clear(&d);
+
+	/* merging ORs: the rule without git_push first, the one with it second */
+	p = parse_yaml(POLICY_HEAD
+		       "    allow:\n      - host: git.example\n        ports: [80]\n"
+		       "      - host: git.example.\n        ports: [443]\n        git_push: true\n",
+		       &d);
+	assert_non_null(p);
+	assert_int_equal(p->network.n_allow, 1);
+	assert_true(p->network.allow[0].git_push);
+	assert_int_equal(p->network.allow[0].n_ports, 2);
+	cr_policy_free(p);
+	cr_diags_clear(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_resources),
 		cmocka_unit_test(test_lockfiles_warning_when_not_enforced),
+		cmocka_unit_test(test_git_push),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,6 +36,10 @@ static json_t *rule_json(const cr_net_rule *r, bool is_allow)
 			      cr_host_kind_name(r->host.kind), "ports", ports, "reason", r->reason);
 	if (is_allow)
 		json_object_set_new(o, "protocol", json_string("tcp"));
+	/* written only when true, so that every policy without it keeps its
+	 * encoding and policy_hash */
+	if (is_allow && r->git_push)
+		json_object_set_new(o, "git_push", json_true());
 	return o;
 }
 

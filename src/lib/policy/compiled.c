@@ -49,11 +49,35 @@ static bool read_ports(struct cr_jread *r, const json_t *rule, cr_net_rule *out,
 	return true;
 }
 
+/* git_push is present only when true (compile.c); the rule it is on must
+ * pass the YAML reader's check. */
+static bool read_git_push(struct cr_jread *r, const json_t *j, cr_net_rule *out)
+{
+	const json_t *v = json_object_get(j, "git_push");
+	if (!v)
+		return true;
+	cleanup_free char *hint = NULL, *why = NULL;
+	out->git_push = json_is_true(v);
+	if (!out->git_push)
+		why = cr_xstrdup("git_push is written only as true (omit it otherwise)");
+	else
+		why = cr_policy_check_git_push(out, &hint);
+	if (!why)
+		return true;
+	size_t mark = cr_jread_push(r, "git_push");
+	cr_jread_error(r, "%s", why);
+	cr_jread_pop(r, mark);
+	return false;
+}
+
 static bool read_rule(struct cr_jread *r, const json_t *j, cr_net_rule *out, bool is_allow)
 {
 	static const char *const allow_keys[] = {"host", "kind", "ports", "reason", "protocol", NULL};
+	static const char *const push_keys[] = {"host",     "kind",     "ports", "reason",
+						"protocol", "git_push", NULL};
 	static const char *const deny_keys[] = {"host", "kind", "ports", "reason", NULL};
-	if (!cr_jread_object(r, j, is_allow ? allow_keys : deny_keys))
+	bool push = is_allow && json_object_get(j, "git_push");
+	if (!cr_jread_object(r, j, !is_allow ? deny_keys : push ? push_keys : allow_keys))
 		return false;
 	const char *host = cr_jread_string(r, j, "host"), *kind = cr_jread_string(r, j, "kind");
 	const char *reason = cr_jread_string(r, j, "reason");
@@ -74,7 +98,7 @@ static bool read_rule(struct cr_jread *r, const json_t *j, cr_net_rule *out, boo
 			       cr_host_kind_name(out->host.kind));
 		return false;
 	}
-	return read_ports(r, j, out, is_allow);
+	return read_ports(r, j, out, is_allow) && (!is_allow || read_git_push(r, j, out));
 }
 
 static bool read_rules(struct cr_jread *r, const json_t *net, const char *key, cr_net_rule **out, size_t *n,

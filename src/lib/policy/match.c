@@ -72,6 +72,16 @@ bool cr_registry_allows_host(const cr_registry *r, const char *host)
 	return ok;
 }
 
+const cr_net_rule *cr_policy_git_push_rule(const cr_policy *p, const char *host)
+{
+	for (size_t i = 0; host && i < p->network.n_allow; i++) {
+		const cr_net_rule *r = &p->network.allow[i];
+		if (r->git_push && r->host.kind == CR_HOST_NAME && strcmp(r->host.text, host) == 0)
+			return r;
+	}
+	return NULL;
+}
+
 bool cr_host_is_metadata(const cr_host_pattern *dest)
 {
 	static const char *const addrs[] = {"169.254.169.254", "169.254.170.2", "fd00:ec2::254", NULL};
@@ -137,6 +147,8 @@ static void describe_rule(cr_buf *b, const cr_net_rule *r)
 		cr_buf_puts(b, ", every port");
 	for (size_t i = 0; i < r->n_ports; i++)
 		cr_buf_printf(b, "%s%u", i ? "," : r->n_ports > 1 ? ", ports " : ", port ", r->ports[i]);
+	if (r->git_push)
+		cr_buf_puts(b, ", git push allowed");
 	if (r->line)
 		cr_buf_printf(b, ", line %u", r->line);
 	cr_buf_putc(b, ')');

@@ -48,5 +48,11 @@ char *cr_decision_explain(const cr_decision *d);
  * one of registry r's allowed_hosts; false for a host that does not parse. */
 bool cr_registry_allows_host(const cr_registry *r, const char *host);
 
+/* The allow rule that permits git push to host (exactly its normalised name,
+ * as the git front has it: lower case, no trailing dot), or NULL when no rule
+ * does. Only exact-name rules carry git_push (cr_policy_check_git_push); the
+ * host itself must still be allowed on 443 by cr_policy_decide. */
+const cr_net_rule *cr_policy_git_push_rule(const cr_policy *p, const char *host);
+
 /* True for the cloud metadata endpoints the built-in guard covers. */
 bool cr_host_is_metadata(const cr_host_pattern *dest);

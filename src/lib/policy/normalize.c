@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* normalize.c -- the deterministic form of a policy (spec §5.2.1): rules
  * sorted by host and merged per host, host lists sorted and de-duplicated,
- * bindings sorted, and contradictions between allow and deny reported as
+ * bindings sorted (a merged allow rule permits git push when one of its
+ * parts did), and contradictions between allow and deny reported as
  * policy_conflict. Equal policies therefore compile to equal bytes. */
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,7 @@ static void merge_rules(cr_net_rule *rules, size_t *n)
 		if (strcmp(rules[out].host.text, rules[i].host.text) == 0) {
 			unite_ports(&rules[out], &rules[i]);
 			unite_reason(&rules[out], &rules[i]);
+			rules[out].git_push |= rules[i].git_push;
 			drop_rule(&rules[i]);
 		} else {
 			rules[++out] = rules[i];

@@ -170,3 +170,24 @@ char *cr_policy_check_secret_id(const char *id)
 				"secret_id '%s' may contain only letters, digits, '_', '.' and '-'", id);
 	return NULL;
 }
+
+char *cr_policy_check_git_push(const cr_net_rule *r, char **hint)
+{
+	*hint = NULL;
+	if (!r->git_push)
+		return NULL;
+	if (r->host.kind != CR_HOST_NAME) {
+		*hint = cr_xstrdup("name each git host exactly in a rule of its own with git_push: true");
+		return cr_asprintf(
+			"git_push is allowed only on a rule for an exact host name, not on %s '%s'",
+			r->host.kind == CR_HOST_WILDCARD ? "the wildcard"
+			: r->host.kind == CR_HOST_IP     ? "the IP address"
+							 : "the CIDR block",
+			r->host.text);
+	}
+	for (size_t i = 0; i < r->n_ports; i++)
+		if (r->ports[i] == 443)
+			return NULL;
+	*hint = cr_xstrdup("add 443 to ports: git pushes go to https://<host>/");
+	return cr_asprintf("git_push needs port 443 in the rule for %s", r->host.text);
+}

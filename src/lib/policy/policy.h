@@ -37,6 +37,9 @@ typedef struct cr_net_rule {
 	char *reason;       /* "" when none */
 	char *origin;       /* where it was written: "sandbox.network.allow[2]" or "network.allow_rules[0]" */
 	unsigned line, col; /* source position, 0 when read from a compiled policy */
+	/* allow rules only: git push (receive-pack) to this host through the
+	 * gateway's git front is permitted (cr_policy_check_git_push holds) */
+	bool git_push;
 } cr_net_rule;
 
 typedef enum cr_lock_mode { CR_LOCK_DENY_UNKNOWN, CR_LOCK_WARN, CR_LOCK_OFF } cr_lock_mode;
@@ -160,3 +163,8 @@ char *cr_policy_check_relpath(const char *path);
 char *cr_policy_check_image_ref(const char *ref, char **hint);
 /* A secret id: 1-128 of [A-Za-z0-9_.-]. */
 char *cr_policy_check_secret_id(const char *id);
+/* An allow rule with git_push: its host must be an exact name (git's upstream
+ * is https://<name>/, and a push permission names one host) and its ports must
+ * include 443. NULL when r is fine (or has no git_push), else an owned message;
+ * *hint gets an owned fix hint or NULL. */
+char *cr_policy_check_git_push(const cr_net_rule *r, char **hint);

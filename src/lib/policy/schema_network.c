@@ -12,6 +12,7 @@
 struct rule_ctx {
 	cr_net_rule rule;
 	bool host_ok, is_deny, has_ports;
+	const cr_ynode *git_push_at; /* the git_push value, for messages */
 };
 
 static void read_host(struct cr_walk *w, const cr_ynode *v, void *obj)
@@ -88,7 +89,20 @@ static void read_reason(struct cr_walk *w, const cr_ynode *v, void *obj)
 	c->rule.reason = cr_xstrdup(s);
 }
 
-static const struct cr_walk_field rule_fields[] = {
+static void read_git_push(struct cr_walk *w, const cr_ynode *v, void *obj)
+{
+	struct rule_ctx *c = obj;
+	if (cr_walk_bool(w, v, &c->rule.git_push))
+		c->git_push_at = v;
+}
+
+/* git_push is an allow rule's key only: on a deny rule it is unknown. */
+static const struct cr_walk_field allow_fields[] = {
+	{"host", read_host, true},          {"ports", read_ports, false}, {"reason", read_reason, false},
+	{"git_push", read_git_push, false}, {NULL, NULL, false},
+};
+
+static const struct cr_walk_field deny_fields[] = {
 	{"host", read_host, true},
 	{"ports", read_ports, false},
 	{"reason", read_reason, false},
@@ -108,6 +122,19 @@ static void discard_rule(cr_net_rule *r)
 	free(r->reason);
 }
 
+/* Once host and ports are known (the keys come in any order). */
+static bool check_git_push(struct cr_walk *w, const struct rule_ctx *c)
+{
+	cleanup_free char *hint = NULL;
+	cleanup_free char *why = cr_policy_check_git_push(&c->rule, &hint);
+	if (!why)
+		return true;
+	size_t mark = cr_walk_push_key(w, "git_push");
+	cr_walk_error(w, c->git_push_at, CR_REASON_POLICY_INVALID, hint, "%s", why);
+	cr_walk_pop(w, mark);
+	return false;
+}
+
 static void read_rule(struct cr_walk *w, const cr_ynode *v, cr_policy *p, bool is_deny)
 {
 	struct rule_ctx c = {.is_deny = is_deny};
@@ -120,7 +147,8 @@ static void read_rule(struct cr_walk *w, const cr_ynode *v, cr_policy *p, bool i
 		return;
 	}
 	size_t errors = w->diags->n_errors;
-	if (!cr_walk_map(w, v, rule_fields, &c) || !c.host_ok || w->diags->n_errors != errors) {
+	if (!cr_walk_map(w, v, is_deny ? deny_fields : allow_fields, &c) || !c.host_ok ||
+	    w->diags->n_errors != errors) {
 		discard_rule(&c.rule);
 		return;
 	}
@@ -129,6 +157,10 @@ static void read_rule(struct cr_walk *w, const cr_ynode *v, cr_policy *p, bool i
 		c.rule.ports[0] = 80;
 		c.rule.ports[1] = 443;
 		c.rule.n_ports = 2;
+	}
+	if (!check_git_push(w, &c)) {
+		discard_rule(&c.rule);
+		return;
 	}
 	c.rule.origin = cr_xstrdup(w->path.text);
 	c.rule.line = v->line;
