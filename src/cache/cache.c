@@ -280,6 +280,7 @@ int cr_cache_open(const char *dir, const cr_cache_opts *opts, cr_cache **out, cr
 	cr_cache *c = cr_xcalloc(1, sizeof(*c));
 	c->dir = cr_xstrdup(dir);
 	c->dirfd = c->blobs_fd = c->tmp_fd = c->locks_fd = -1;
+	c->memo = cr_cache_memo_new();
 	c->read_only = opts && opts->read_only;
 	c->max_bytes = opts && opts->max_bytes ? opts->max_bytes : CR_CACHE_DEFAULT_LIMIT;
 	if (open_layout(c, err) < 0 || open_index(c, err) < 0) {
@@ -294,6 +295,7 @@ void cr_cache_close(cr_cache *c)
 {
 	if (!c)
 		return;
+	cr_cache_memo_free(c->memo);
 	for (int i = 0; i < ST__COUNT; i++)
 		sqlite3_finalize(c->st[i]);
 	if (c->db)

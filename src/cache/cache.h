@@ -94,6 +94,21 @@ void cr_cache_writer_abort(cr_cache_writer *w);
 int cr_cache_blob_open(cr_cache *c, const char *sha256, uint64_t *size, cr_error **err);
 bool cr_cache_blob_exists(cr_cache *c, const char *sha256);
 
+/* A blob mapped read-only, reference counted: what the fronts serve from
+ * (evbuffer_add_reference, unref when sent). The handle memoizes maps of
+ * blobs up to 32 MiB (at most 1,024 maps, 256 MiB, least recently used
+ * dropped first), so a warm blob costs no open, mmap or munmap; its use is
+ * recorded for eviction as cr_cache_blob_open does, coarsely. A map outlives
+ * the removal of its file and the closing of the handle (until its last
+ * reference goes). Returns 0 with *out (one reference for the caller), -1
+ * with *err when the blob is missing or unreadable. */
+typedef struct cr_blob_map cr_blob_map;
+int cr_cache_blob_map(cr_cache *c, const char *sha256, cr_blob_map **out, cr_error **err);
+const void *cr_blob_map_data(const cr_blob_map *m);
+uint64_t cr_blob_map_size(const cr_blob_map *m);
+cr_blob_map *cr_blob_map_ref(cr_blob_map *m);
+void cr_blob_map_unref(cr_blob_map *m); /* NULL accepted */
+
 /* ---- entries (the index) ---- */
 
 typedef struct cr_cache_entry {
@@ -120,7 +135,9 @@ static inline void cr_cache_entry_clearp(cr_cache_entry *e)
 bool cr_cache_entry_fresh(const cr_cache_entry *e, int64_t now);
 
 /* Looks key up: 1 found (*out filled, caller clears), 0 absent (or its blob
- * is gone: the row is then dropped), -1 error with *err. */
+ * is gone: the row is then dropped), -1 error with *err. Immutable entries
+ * (ttl_s 0) are memoized by the handle: found again without a statement
+ * while their blob is mapped or on disk (memo.c). */
 int cr_cache_get(cr_cache *c, const char *key, cr_cache_entry *out, cr_error **err);
 /* Inserts or replaces the entry for e->key (its blob must exist; the stored
  * size is the blob file's; e->last_used_at 0 means now). After a

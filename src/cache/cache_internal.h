@@ -16,6 +16,11 @@
 #define CR_CACHE_TMP_STALE_S    3600 /* temp files older than this are litter */
 #define CR_CACHE_LOCK_STALE_S   3600 /* unlocked lock files older than this are removed */
 #define CR_CACHE_BLOB_GRACE_S   600  /* an unreferenced blob younger than this may be about to be put */
+/* the per-process memo (memo.c) */
+#define CR_CACHE_MEMO_ENTRIES_MAX 4096          /* immutable entries */
+#define CR_CACHE_MEMO_MAPS_MAX    1024          /* mapped blobs */
+#define CR_CACHE_MEMO_MAP_BYTES   (256ull << 20) /* bytes of mapped blobs */
+#define CR_CACHE_MEMO_MAP_ONE_MAX (32ull << 20)  /* a bigger blob is mapped for its request only */
 
 /* The columns of an entry, in cr_cache_entry order (index.c reads them). */
 #define CR_CACHE_ENTRY_COLS                                                                            \
@@ -49,6 +54,8 @@ typedef enum cr_cache_stmt {
 	ST__COUNT,
 } cr_cache_stmt;
 
+typedef struct cr_cache_memo cr_cache_memo;
+
 struct cr_cache {
 	char *dir;     /* as given to cr_cache_open */
 	char *db_path; /* <dir>/index.db, for messages */
@@ -61,6 +68,7 @@ struct cr_cache {
 	bool read_only;
 	uint64_t max_bytes;
 	int64_t last_evict_at; /* put-triggered eviction, unix seconds */
+	cr_cache_memo *memo;   /* memo.c */
 };
 
 /* Unix time in seconds. */
@@ -99,3 +107,19 @@ int cr_cache_key_locked(cr_cache *c, const char *key);
  * max_bytes. Adds to *out. */
 int cr_cache_evict(cr_cache *c, uint64_t max_bytes, const char *except_key, cr_cache_gc_result *out,
 		   cr_error **err);
+
+/* ---- memo.c: this process's memory of immutable entries and mapped blobs ---- */
+cr_cache_memo *cr_cache_memo_new(void);
+void cr_cache_memo_free(cr_cache_memo *memo);
+/* The memoized immutable entry for key (made the most recent), or NULL. */
+cr_cache_entry *cr_cache_memo_entry(cr_cache_memo *memo, const char *key);
+/* Memoizes a copy of e when it is immutable (ttl_s 0). */
+void cr_cache_memo_keep_entry(cr_cache_memo *memo, const cr_cache_entry *e);
+/* Drops the memoized entry of key / every memoized entry. */
+void cr_cache_memo_forget(cr_cache_memo *memo, const char *key);
+void cr_cache_memo_forget_entries(cr_cache_memo *memo);
+bool cr_cache_memo_has_map(cr_cache_memo *memo, const char *sha256);
+
+/* ---- index.c ---- */
+/* A deep copy of src into dst (cleared first by nobody: dst is overwritten). */
+void cr_cache_entry_copy(cr_cache_entry *dst, const cr_cache_entry *src);

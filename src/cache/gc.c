@@ -404,6 +404,7 @@ int cr_cache_gc(cr_cache *c, uint64_t max_bytes, cr_cache_gc_result *out, cr_err
 	memset(out, 0, sizeof(*out));
 	if (cr_cache_writable(c, "collect garbage", err) < 0)
 		return -1;
+	cr_cache_memo_forget_entries(c->memo); /* their blobs may go */
 	tmp_scan t = {cr_cache_now(), CR_CACHE_TMP_STALE_S, 0};
 	if (scan_dir(c, c->tmp_fd, ".", "tmp", tmp_one, &t, err) < 0)
 		return -1;
@@ -497,6 +498,7 @@ int cr_cache_verify(cr_cache *c, void (*fn)(void *ud, const char *blob, const ch
 	if (!out)
 		out = &local;
 	memset(out, 0, sizeof(*out));
+	cr_cache_memo_forget_entries(c->memo); /* a bad blob's entries go */
 	verify_ctx v = {fn, ud, out, err};
 	if (scan_blobs(c, verify_one, &v, err) < 0)
 		return -1;

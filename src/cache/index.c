@@ -51,6 +51,22 @@ void cr_cache_entry_clear(cr_cache_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
+static char *dup_or_null(const char *s)
+{
+	return s ? cr_xstrdup(s) : NULL;
+}
+
+void cr_cache_entry_copy(cr_cache_entry *dst, const cr_cache_entry *src)
+{
+	*dst = *src;
+	dst->key = dup_or_null(src->key);
+	dst->upstream = dup_or_null(src->upstream);
+	dst->etag = dup_or_null(src->etag);
+	dst->last_modified = dup_or_null(src->last_modified);
+	dst->content_type = dup_or_null(src->content_type);
+	dst->integrity = dup_or_null(src->integrity);
+}
+
 bool cr_cache_entry_fresh(const cr_cache_entry *e, int64_t now)
 {
 	if (e->ttl_s == 0)
@@ -88,11 +104,12 @@ int cr_cache_blob_record(cr_cache *c, const char *sha256, uint64_t size, cr_erro
 }
 
 /* Best effort: a failed LRU update (a busy index) only ages the entry. */
-static void mark_used(cr_cache *c, const cr_cache_entry *e)
+static void mark_used(cr_cache *c, cr_cache_entry *e)
 {
 	int64_t now = cr_cache_now();
 	if (c->read_only || now - e->last_used_at < CR_CACHE_TOUCH_EVERY_S)
 		return;
+	e->last_used_at = now;
 	sqlite3_stmt *st = cr_cache_st(c, ST_USED, NULL);
 	if (!st)
 		return;
@@ -147,11 +164,29 @@ static void drop_orphan(cr_cache *c, const cr_cache_entry *e)
 		cr_cache_rollback(c);
 }
 
+/* The memoized immutable entry of key while its blob is still mapped or on
+ * disk: 1 (*out filled), else 0. */
+static int memo_get(cr_cache *c, const char *key, cr_cache_entry *out)
+{
+	cr_cache_entry *m = cr_cache_memo_entry(c->memo, key);
+	if (!m)
+		return 0;
+	if (!cr_cache_memo_has_map(c->memo, m->blob) && blob_size(c, m->blob) < 0) {
+		cr_cache_memo_forget(c->memo, key);
+		return 0;
+	}
+	mark_used(c, m);
+	cr_cache_entry_copy(out, m);
+	return 1;
+}
+
 int cr_cache_get(cr_cache *c, const char *key, cr_cache_entry *out, cr_error **err)
 {
 	memset(out, 0, sizeof(*out));
 	if (cr_cache_check_key(key, err) < 0)
 		return -1;
+	if (memo_get(c, key, out) == 1)
+		return 1;
 	sqlite3_stmt *st = cr_cache_st(c, ST_GET, err);
 	if (!st)
 		return -1;
@@ -174,6 +209,7 @@ int cr_cache_get(cr_cache *c, const char *key, cr_cache_entry *out, cr_error **e
 		return 0;
 	}
 	mark_used(c, out);
+	cr_cache_memo_keep_entry(c->memo, out);
 	return 1;
 }
 
@@ -260,6 +296,7 @@ int cr_cache_put(cr_cache *c, const cr_cache_entry *e, cr_error **err)
 	}
 	if (cr_cache_commit(c, err) < 0)
 		return -1;
+	cr_cache_memo_forget(c->memo, e->key);
 	maybe_evict(c, e->key);
 	return 0;
 }
@@ -269,6 +306,7 @@ static int keyed_write(cr_cache *c, cr_cache_stmt id, const char *key, int64_t v
 {
 	if (cr_cache_writable(c, what, err) < 0 || cr_cache_check_key(key, err) < 0)
 		return -1;
+	cr_cache_memo_forget(c->memo, key);
 	sqlite3_stmt *st = cr_cache_st(c, id, err);
 	if (!st)
 		return -1;

@@ -9,7 +9,12 @@
  * counted in events_dropped and reported by a gateway_error line once the
  * backlog has drained. Every field is capped and made valid UTF-8, which
  * keeps a line below PIPE_BUF so that the kernel writes it whole or not at
- * all. */
+ * all.
+ *
+ * Lines are not written at once but at the end of the loop's next round
+ * (a zero timer runs after the round's I/O callbacks): the answer to the
+ * sandbox that caused an event leaves first, and the lines of one round go
+ * to the server in one write. Closing the gateway drains them. */
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -30,7 +35,8 @@
 typedef struct audit_backlog {
 	cr_gateway *gw;
 	struct event *writable;
-	char *buf; /* CR_GW_AUDIT_BACKLOG bytes once needed */
+	struct event *soon; /* zero timer: the held lines, after this round's I/O */
+	char *buf;          /* CR_GW_AUDIT_BACKLOG bytes once needed */
 	size_t start, len;
 	uint64_t unreported; /* drops not yet reported in a gateway_error line */
 } audit_backlog;
@@ -118,7 +124,9 @@ static bool hold(audit_backlog *b, const char *p, size_t n)
 	}
 	memcpy(b->buf + b->start + b->len, p, n);
 	b->len += n;
-	event_add(b->writable, NULL);
+	static const struct timeval now = {0, 0};
+	if (!event_pending(b->writable, EV_WRITE, NULL) && !evtimer_pending(b->soon, NULL))
+		evtimer_add(b->soon, &now);
 	return true;
 }
 
@@ -143,17 +151,20 @@ static ssize_t write_some(int fd, const char *p, size_t n)
 	return w;
 }
 
+/* Holds the line for the end of the round; written at once only without a
+ * loop (before cr_gw_audit_open). */
 static void emit(cr_gateway *gw, const char *line, size_t len)
 {
 	audit_backlog *b = backlog_of(gw);
-	ssize_t w = 0;
-	if (!b || b->len == 0)
-		w = write_some(gw->cfg.audit_fd, line, len);
-	if (w < 0 || (!b && (size_t)w < len)) {
-		count_drop(gw);
+	if (!b) {
+		ssize_t w = write_some(gw->cfg.audit_fd, line, len);
+		if (w < 0 || (size_t)w < len)
+			count_drop(gw);
+		else
+			gw->events_written++;
 		return;
 	}
-	if ((size_t)w < len && !hold(b, line + w, len - (size_t)w)) {
+	if (!hold(b, line, len)) {
 		count_drop(gw);
 		return;
 	}
@@ -230,7 +241,12 @@ int cr_gw_audit_open(cr_gateway *gw, cr_error **err)
 	audit_backlog *b = cr_xcalloc(1, sizeof(*b));
 	b->gw = gw;
 	b->writable = event_new(gw->base, fd, EV_WRITE, on_writable, b);
-	if (!b->writable) {
+	b->soon = evtimer_new(gw->base, on_writable, b);
+	if (!b->writable || !b->soon) {
+		if (b->writable)
+			event_free(b->writable);
+		if (b->soon)
+			event_free(b->soon);
 		free(b);
 		return cr_error_make(err, ENOMEM, CR_REASON_INTERNAL, "audit write event");
 	}
@@ -262,6 +278,7 @@ void cr_gw_audit_close(cr_gateway *gw, int timeout_ms)
 	drain(b, timeout_ms);
 	discard(b);
 	event_free(b->writable);
+	event_free(b->soon);
 	free(b->buf);
 	free(b);
 	backlog = NULL;

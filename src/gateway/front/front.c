@@ -129,22 +129,31 @@ void cr_front_send(cr_front_call *c, int status, const char *content_type, const
 	evbuffer_free(buf);
 }
 
+static void unref_map(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	cr_blob_map_unref(arg);
+}
+
+/* The blob is added by reference to a mapping the cache keeps for the next
+ * hit (cr_cache_blob_map): no open, mmap or munmap per request. */
 void cr_front_send_entry(cr_front_call *c, const cr_cache_entry *e, const char *content_type)
 {
 	cr_front *f = cr_front_of(c->gw);
 	cleanup_error cr_error *err = NULL;
-	uint64_t size = 0;
-	int fd = cr_cache_blob_open(f->cache, e->blob, &size, &err);
-	if (fd < 0) {
+	cr_blob_map *map = NULL;
+	if (cr_cache_blob_map(f->cache, e->blob, &map, &err) < 0) {
 		cr_front_refuse(c, 502, CR_REASON_NONE, "the cached copy of %s is unreadable: %s", c->path,
 				err->msg);
 		return;
 	}
+	uint64_t size = cr_blob_map_size(map);
 	struct evbuffer *buf = evbuffer_new();
 	if (size == 0)
-		close(fd);
-	else if (evbuffer_add_file(buf, fd, 0, (ev_off_t)size) < 0) { /* owns fd on success */
-		close(fd);
+		cr_blob_map_unref(map);
+	else if (evbuffer_add_reference(buf, cr_blob_map_data(map), (size_t)size, unref_map, map) < 0) {
+		cr_blob_map_unref(map);
 		evbuffer_free(buf);
 		cr_front_refuse(c, 502, CR_REASON_NONE, "the cached copy of %s could not be sent", c->path);
 		return;

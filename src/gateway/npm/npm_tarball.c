@@ -66,12 +66,19 @@ static void on_tarball(void *ud, const cr_upstream_result *res, cr_error *err)
 	npm_req_free(r);
 }
 
+/* The tarball from the cache at once when a copy verified for r->integrity
+ * is stored, else from upstream (through the cache). */
 static void fetch_tarball(npm_req *r)
 {
 	char key[NPM_KEY_MAX], url[NPM_KEY_MAX];
 	tarball_key(r, key);
 	snprintf(url, sizeof(url), "https://%s/%s", r->host, r->tgz.path);
 	cr_upstream_get g = {.key = key, .url = url, .integrity = r->integrity};
+	cleanup_cache_entry cr_cache_entry e = {0};
+	if (cr_upstream_artifact_stored(r->c->upstream, &g, &e) == 1) {
+		on_tarball(r, &(cr_upstream_result){.entry = &e, .from = "hit"}, NULL);
+		return;
+	}
 	r->op = cr_upstream_artifact(r->c->upstream, &g, allow_redirect, on_tarball, r);
 }
 

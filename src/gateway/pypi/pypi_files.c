@@ -87,6 +87,11 @@ static void start_file(pypi_work *w, const char *integrity)
 	cleanup_free char *key = cr_asprintf("pip:file:%s/%s", w->host, w->path);
 	cleanup_free char *url = cr_asprintf("https://%s/%s", w->host, w->path);
 	cr_upstream_get g = {.key = key, .url = url, .integrity = integrity};
+	cleanup_cache_entry cr_cache_entry e = {0};
+	if (cr_upstream_artifact_stored(w->c->upstream, &g, &e) == 1) { /* warm: at once */
+		on_file(w, &(cr_upstream_result){.entry = &e, .from = "hit"}, NULL);
+		return;
+	}
 	w->op = cr_upstream_artifact(w->c->upstream, &g, redirect_allowed, on_file, w);
 }
 

@@ -356,6 +356,20 @@ cr_upstream_op *cr_upstream_artifact(cr_upstream *u, const cr_upstream_get *g,
 	return op;
 }
 
+int cr_upstream_artifact_stored(cr_upstream *u, const cr_upstream_get *g, cr_cache_entry *out)
+{
+	memset(out, 0, sizeof(*out));
+	cleanup_error cr_error *err = NULL;
+	if (!u || !g->key || cr_cache_get(u->cache, g->key, out, &err) != 1)
+		return 0;
+	if (!g->no_integrity && !us_entry_verified_for(out, g->integrity)) {
+		cr_cache_entry_clear(out);
+		return 0;
+	}
+	us_count(u, &(cr_cache_counters){.hits = 1});
+	return 1;
+}
+
 void cr_upstream_cancel(cr_upstream_op *op)
 {
 	if (op && !op->delivering)

@@ -93,6 +93,12 @@ cr_upstream_op *cr_upstream_document(cr_upstream *u, const cr_upstream_get *g, c
 cr_upstream_op *cr_upstream_artifact(cr_upstream *u, const cr_upstream_get *g,
 				     bool (*allow_redirect)(void *ud, const char *url), cr_upstream_cb cb,
 				     void *ud);
+/* The warm path of cr_upstream_artifact, synchronous: a stored artifact
+ * verified for g->integrity (any, with g->no_integrity) is a hit counted
+ * like one and returned at once: 1 with *out filled (caller clears it).
+ * 0 in every other case (absent, stored for another integrity, an index
+ * error): then cr_upstream_artifact does the whole get. */
+int cr_upstream_artifact_stored(cr_upstream *u, const cr_upstream_get *g, cr_cache_entry *out);
 /* Stops a get (its callback is not called). NULL accepted. */
 void cr_upstream_cancel(cr_upstream_op *op);
 
