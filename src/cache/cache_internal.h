@@ -17,8 +17,8 @@
 #define CR_CACHE_LOCK_STALE_S   3600 /* unlocked lock files older than this are removed */
 #define CR_CACHE_BLOB_GRACE_S   600  /* an unreferenced blob younger than this may be about to be put */
 /* the per-process memo (memo.c) */
-#define CR_CACHE_MEMO_ENTRIES_MAX 4096          /* immutable entries */
-#define CR_CACHE_MEMO_MAPS_MAX    1024          /* mapped blobs */
+#define CR_CACHE_MEMO_ENTRIES_MAX 4096           /* immutable entries */
+#define CR_CACHE_MEMO_MAPS_MAX    1024           /* mapped blobs */
 #define CR_CACHE_MEMO_MAP_BYTES   (256ull << 20) /* bytes of mapped blobs */
 #define CR_CACHE_MEMO_MAP_ONE_MAX (32ull << 20)  /* a bigger blob is mapped for its request only */
 

@@ -29,7 +29,7 @@
 #define MEMO_BUCKETS 1024 /* per table, a power of two */
 
 typedef struct memo_node {
-	struct memo_node *hnext;      /* bucket chain */
+	struct memo_node *hnext;       /* bucket chain */
 	struct memo_node *prev, *next; /* LRU list, most recent first */
 	const char *key;
 	uint32_t hash;
@@ -61,7 +61,7 @@ struct cr_cache_memo {
 	uint64_t map_bytes;
 };
 
-#define NODE_OF(type, p) ((type *)(void *)((char *)(p) - offsetof(type, node)))
+#define NODE_OF(type, p) ((type *)(void *)((char *)(p)-offsetof(type, node)))
 
 /* ---- one LRU hash table ---- */
 
@@ -188,8 +188,8 @@ static cr_blob_map *map_new(int fd, uint64_t size, const char *sha256, const cha
 	if (size > 0) {
 		data = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
 		if (data == MAP_FAILED) {
-			cr_error_make(err, errno, CR_REASON_INTERNAL, "map cache blob '%s/blobs/sha256/%.2s/%s'",
-				      dir, sha256, sha256);
+			cr_error_make(err, errno, CR_REASON_INTERNAL,
+				      "map cache blob '%s/blobs/sha256/%.2s/%s'", dir, sha256, sha256);
 			return NULL;
 		}
 	}

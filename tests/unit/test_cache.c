@@ -860,6 +860,83 @@ static void test_bad_dir(void **state)
 	cr_error_free(err);
 }
 
+/* A second handle plays another process (its own memo). */
+static void test_memo_entries(void **state)
+{
+	(void)state;
+	cr_cache *c = open_cache(0, false), *other = open_cache(0, false);
+	cr_error *err = NULL;
+	char sha[CR_SHA256_HEX_LEN + 1], sha2[CR_SHA256_HEX_LEN + 1], p[256];
+	write_blob(c, "tarball bytes", sha);
+	write_blob(c, "a document", sha2);
+	put(c, "npm:tgz:a", sha, 0, 0);
+	put(c, "npm:doc:a", sha2, 300, 0);
+	cr_cache_entry e = {0};
+	assert_int_equal(cr_cache_get(c, "npm:tgz:a", &e, &err), 1); /* memoized now */
+	cr_cache_entry_clear(&e);
+	assert_int_equal(cr_cache_get(c, "npm:doc:a", &e, &err), 1); /* documents are not */
+	cr_cache_entry_clear(&e);
+	/* another process removes both rows: the immutable entry is still
+	 * found here while its blob is on disk, the document is not */
+	assert_int_equal(cr_cache_remove(other, "npm:tgz:a", &err), 0);
+	assert_int_equal(cr_cache_remove(other, "npm:doc:a", &err), 0);
+	assert_int_equal(cr_cache_get(c, "npm:tgz:a", &e, &err), 1);
+	assert_string_equal(e.blob, sha);
+	assert_string_equal(e.etag, "\"v1\"");
+	cr_cache_entry_clear(&e);
+	assert_int_equal(cr_cache_get(c, "npm:doc:a", &e, &err), 0);
+	/* its blob gone (and not mapped): the memo lets go */
+	blob_path(sha, p, sizeof(p));
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(cr_cache_get(c, "npm:tgz:a", &e, &err), 0);
+	/* this process's own put replaces what it memoized */
+	write_blob(c, "tarball bytes", sha);
+	put(c, "npm:tgz:b", sha, 0, 0);
+	assert_int_equal(cr_cache_get(c, "npm:tgz:b", &e, &err), 1);
+	cr_cache_entry_clear(&e);
+	put(c, "npm:tgz:b", sha2, 0, 0);
+	assert_int_equal(cr_cache_get(c, "npm:tgz:b", &e, &err), 1);
+	assert_string_equal(e.blob, sha2);
+	cr_cache_entry_clear(&e);
+	cr_cache_close(other);
+	cr_cache_close(c);
+}
+
+static void test_memo_maps(void **state)
+{
+	(void)state;
+	cr_cache *c = open_cache(0, false);
+	cr_error *err = NULL;
+	char sha[CR_SHA256_HEX_LEN + 1], empty[CR_SHA256_HEX_LEN + 1], p[256];
+	write_blob(c, "mapped content", sha);
+	write_blob(c, "", empty);
+	cr_blob_map *m1 = NULL, *m2 = NULL, *m3 = NULL;
+	assert_int_equal(cr_cache_blob_map(c, sha, &m1, &err), 0);
+	assert_int_equal(cr_blob_map_size(m1), 14);
+	assert_memory_equal(cr_blob_map_data(m1), "mapped content", 14);
+	assert_int_equal(cr_cache_blob_map(c, sha, &m2, &err), 0);
+	assert_ptr_equal(m1, m2); /* the same mapping, kept */
+	cr_blob_map_unref(m2);
+	/* gc elsewhere removes the file: the kept mapping still serves it */
+	blob_path(sha, p, sizeof(p));
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(cr_cache_blob_map(c, sha, &m3, &err), 0);
+	assert_memory_equal(cr_blob_map_data(m3), "mapped content", 14);
+	cr_blob_map_unref(m3);
+	/* a mapping outlives the handle while referenced */
+	cr_cache_close(c);
+	assert_memory_equal(cr_blob_map_data(m1), "mapped content", 14);
+	cr_blob_map_unref(m1);
+	c = open_cache(0, false);
+	assert_int_equal(cr_cache_blob_map(c, empty, &m1, &err), 0);
+	assert_int_equal(cr_blob_map_size(m1), 0);
+	cr_blob_map_unref(m1);
+	assert_int_equal(cr_cache_blob_map(c, sha, &m1, &err), -1); /* gone, not kept by this handle */
+	assert_non_null(strstr(err->msg, sha));
+	cr_error_free(err);
+	cr_cache_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -880,6 +957,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_refuses_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_dir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memo_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_memo_maps, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

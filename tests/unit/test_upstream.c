@@ -357,9 +357,25 @@ static void test_artifact_integrity(void **state)
 	assert_string_equal(x.from, "hit");
 	res_clear(&x);
 	assert_int_equal(fx_count(&srv, "/body?n=4000"), 1);
+	/* the synchronous warm path: stored and verified for this integrity
+	 * (or asked without one), else 0 and the caller takes the async get */
+	char *wrong = sri_of_pattern("sha512", 4001);
+	cr_cache_entry ent;
+	cr_upstream_get g = {.key = "t:art:ok", .integrity = sri};
+	assert_int_equal(cr_upstream_artifact_stored(e->u, &g, &ent), 1);
+	assert_int_equal(ent.size, 4000);
+	cr_cache_entry_clear(&ent);
+	g.integrity = wrong;
+	assert_int_equal(cr_upstream_artifact_stored(e->u, &g, &ent), 0);
+	g.integrity = NULL;
+	assert_int_equal(cr_upstream_artifact_stored(e->u, &g, &ent), 0);
+	g.no_integrity = true;
+	assert_int_equal(cr_upstream_artifact_stored(e->u, &g, &ent), 1);
+	cr_cache_entry_clear(&ent);
+	g = (cr_upstream_get){.key = "t:art:absent", .integrity = sri};
+	assert_int_equal(cr_upstream_artifact_stored(e->u, &g, &ent), 0);
 	/* a stored artifact asked for with another integrity is fetched again
 	 * and checked: it does not match, nothing is served */
-	char *wrong = sri_of_pattern("sha512", 4001);
 	artifact(e, "t:art:ok", "/body?n=4000", wrong, false, NULL, &x);
 	assert_non_null(x.err);
 	assert_int_equal(x.reason, CR_REASON_INTEGRITY_MISMATCH);
