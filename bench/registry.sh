@@ -35,7 +35,9 @@
 #   VERDACCIO_DIR (default bench/results/verdaccio) where Verdaccio is
 #   installed with npm; VERDACCIO_VERSION (default 6.8.0: 6.9 and later
 #   need Node.js 22); NPKG (default 200) packages; UPSTREAM_DELAY_MS (default 0)
-#   the fixture registry waits before each answer (a distant upstream).
+#   the fixture registry waits before each answer (a distant upstream);
+#   PERF_DIR (a diagnosis switch, default unset): `perf record -a -g` of each
+#   measured keep-alive phase against the front into PERF_DIR/<where>-<kind>.data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -410,7 +412,13 @@ lat() { # WHERE KIND MODE: a warm-up pass over every item, then LAT_N measured r
     [ "$where" = cleanroom-open ] && id=$sid_open
     in_sandbox "$id" "/usr/bin/python3 /workspace/registry_client.py \"\$npm_config_registry\" /workspace/items.json $kind 0 --warm-only $flag" >/dev/null
     m0=$(upstream_mark)
+    local perf_pid=""
+    if [ -n "${PERF_DIR:-}" ] && [ "$mode" = keep-alive ]; then # diagnosis: where the time goes
+      perf record -a -g -o "$PERF_DIR/$where-$kind.data" >/dev/null 2>&1 &
+      perf_pid=$!
+    fi
     in_sandbox "$id" "/usr/bin/python3 /workspace/registry_client.py \"\$npm_config_registry\" /workspace/items.json $kind $lat_n $flag" >"$out.tmp"
+    [ -z "$perf_pid" ] || { kill -INT "$perf_pid"; wait "$perf_pid" || true; }
     ;;
   verdaccio)
     in_client "$py" "$repo/bench/registry_client.py" "http://$verd_addr:4873" fx/items.json "$kind" 0 --warm-only $flag >/dev/null
