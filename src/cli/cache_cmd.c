@@ -10,7 +10,6 @@
  * temp files -- is root-owned and unusable by the gateways afterwards. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -24,6 +23,7 @@
 #include "cache/cache.h"
 #include "cli/cli.h"
 #include "cli/output.h"
+#include "server/cache_status.h"
 #include "server/http.h"
 #include "util/cleanup.h"
 #include "util/utf8.h"
@@ -127,19 +127,6 @@ static int fail_msg(const cache_args *a, cr_reason reason, const char *hint, con
 	return CR_EXIT_FAIL;
 }
 
-/* As root, becomes the owner of a directory another user owns (see the
- * file comment). */
-static int become_owner(const cache_args *a, const char *dir, const struct stat *sb)
-{
-	if (geteuid() != 0 || sb->st_uid == 0)
-		return 0;
-	if (setgroups(0, NULL) < 0 || setresgid(sb->st_gid, sb->st_gid, sb->st_gid) < 0 ||
-	    setresuid(sb->st_uid, sb->st_uid, sb->st_uid) < 0)
-		return fail_msg(a, CR_REASON_INTERNAL, NULL, "become uid %u gid %u, the owner of '%s': %s",
-				(unsigned)sb->st_uid, (unsigned)sb->st_gid, dir, strerror(errno));
-	return 0;
-}
-
 /* Opens the cache (read-only unless `write`). A directory without an index
  * yet (created, never used) is an empty cache: *c stays NULL. Returns 0 or
  * the exit code after printing the error. */
@@ -163,13 +150,13 @@ static int open_cache(cache_args *a, bool write, cr_cache **c)
 	if (!S_ISDIR(sb.st_mode))
 		return fail_msg(a, CR_REASON_USAGE_INVALID, NULL, "cache directory '%s': %s", a->path,
 				strerror(ENOTDIR));
-	bool switched = geteuid() == 0 && sb.st_uid != 0;
-	if (become_owner(a, a->path, &sb) != 0)
-		return CR_EXIT_FAIL;
+	cr_error *err = NULL;
+	int switched = cr_become_owner(a->path, &sb, &err); /* see the file comment */
+	if (switched < 0)
+		return fail(a, err, NULL);
 	cleanup_free char *index = cr_asprintf("%s/index.db", a->path);
 	if (!write && access(index, F_OK) < 0 && errno == ENOENT)
 		return 0;
-	cr_error *err = NULL;
 	cr_cache_opts o = {.max_bytes = a->max_bytes, .read_only = !write};
 	if (cr_cache_open(a->path, &o, c, &err) < 0)
 		return fail(a, err,

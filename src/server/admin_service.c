@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* admin_service.c -- AdminService: the backend's capability map (spec §7.2),
- * its doctor checks, and the server's status. Responses are built with
- * malloc'd fields so that protobuf_c_message_free_unpacked releases them. */
+ * its doctor checks, and the server's status (with the content cache's
+ * counters, read by cache_status.c). Responses are built with malloc'd
+ * fields so that protobuf_c_message_free_unpacked releases them. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +10,7 @@
 #include "cleanroom/v1/admin.pb-c.h"
 #include "audit/trail.h"
 #include "config.h"
+#include "server/cache_status.h"
 #include "server/server.h"
 #include "util/xalloc.h"
 
@@ -103,6 +105,55 @@ static uint32_t count_active(cr_server *srv)
 	return (uint32_t)active;
 }
 
+/* How long a status call waits for the cache's numbers (the loop is blocked
+ * meanwhile; a healthy read takes a few milliseconds). */
+#define CACHE_READ_MS 2000
+
+static void fill_cache_numbers(Cleanroom__V1__ContentCacheStatus *cs, const cr_cache_stats *s)
+{
+	const cr_cache_counters *k = &s->counters;
+	cs->entries = s->entries;
+	cs->blobs = s->blobs;
+	cs->blob_bytes = s->blob_bytes;
+	cs->max_bytes = s->max_bytes;
+	cs->hits = k->hits;
+	cs->misses = k->misses;
+	cs->stale_served = k->stale_served;
+	cs->revalidated = k->revalidated;
+	cs->bytes_served = k->bytes_served;
+	cs->bytes_fetched = k->bytes_fetched;
+	cs->upstream_requests = k->upstream_requests;
+	cs->upstream_ms_total = k->upstream_ms_total;
+	cs->upstream_errors = k->upstream_errors;
+	cs->integrity_failures = k->integrity_failures;
+}
+
+/* The content cache's part of the status: never fails the call, an
+ * unreadable cache is reported as unavailable with the reason. */
+static Cleanroom__V1__ContentCacheStatus *cache_status(const cr_server *srv)
+{
+	Cleanroom__V1__ContentCacheStatus *cs = cr_xmalloc(sizeof(*cs));
+	cleanroom__v1__content_cache_status__init(cs);
+	const cr_fronts *f = &srv->egress.fronts;
+	if (!srv->egress.active || !f->cache_dir) {
+		cs->detail = cr_asprintf("none: egress enforcement is off (%s)",
+					 srv->egress.why_inactive ? srv->egress.why_inactive : "not set up");
+		return cs;
+	}
+	cs->cache_dir = cr_xstrdup(f->cache_dir);
+	cr_cache_report rep;
+	cleanup_error cr_error *e = NULL;
+	if (cr_cache_status_read(f->cache_dir, f->cache_max_bytes, CACHE_READ_MS, &rep, &e) < 0) {
+		cs->detail = cr_xstrdup(e->msg);
+		return cs;
+	}
+	cs->available = true;
+	if (rep.empty)
+		cs->detail = cr_xstrdup("empty: no gateway has used it yet");
+	fill_cache_numbers(cs, &rep.stats);
+	return cs;
+}
+
 int cr_admin_get_server_status(cr_server *srv, const cr_api_call *call, const ProtobufCMessage *in,
 			       ProtobufCMessage **out, cr_error **err)
 {
@@ -129,6 +180,7 @@ int cr_admin_get_server_status(cr_server *srv, const cr_api_call *call, const Pr
 	st->n_backends = 1;
 	st->backends = cr_xcalloc(1, sizeof(*st->backends));
 	st->backends[0] = b;
+	st->content_cache = cache_status(srv);
 	Cleanroom__V1__GetServerStatusResponse *r = cr_xmalloc(sizeof(*r));
 	cleanroom__v1__get_server_status_response__init(r);
 	r->status = st;

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* cache_status.h -- reading the content cache as its owner: the uid switch
+ * `cleanroom cache` makes as root, and the server's read of the cache's
+ * totals and counters for AdminService.GetServerStatus.
+ *
+ * The cache belongs to the gateways' unprivileged user. A root process that
+ * opened its SQLite index would create root-owned index.db-wal / -shm files
+ * the gateways then cannot open, so whatever opens it as root first becomes
+ * the directory's owner; the server, which must stay root, does that in a
+ * short child process. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "cache/cache.h"
+#include "util/error.h"
+
+/* When running as root on `path` (sb: its stat) that another user owns,
+ * becomes that user for good: setgroups(0), setresgid and setresuid to its
+ * owner and group. Returns 1 after switching, 0 when there was nothing to
+ * do (not root, or path owned by root), -1 with *err (reason internal,
+ * naming the uid, gid and path) when a call failed. */
+int cr_become_owner(const char *path, const struct stat *sb, cr_error **err);
+
+/* What the server reports of its cache. */
+typedef struct cr_cache_report {
+	cr_cache_stats stats;
+	bool empty; /* no index yet: no gateway has used the cache (stats are zero) */
+} cr_cache_report;
+
+/* Reads the totals and counters of the cache in dir (max_bytes: the bound
+ * the gateways use, 0 = the cache's default) in a forked child that closes
+ * every inherited descriptor, becomes the directory's owner (above), opens
+ * the cache read-only, and writes the result back over a pipe. The caller
+ * is blocked for at most timeout_ms; a child still running then is killed.
+ * Every child is reaped before returning. Returns 0 with *out, or -1 with
+ * *err saying why the numbers are unavailable (the child's own error, a
+ * timeout, or a failed fork). */
+int cr_cache_status_read(const char *dir, uint64_t max_bytes, int timeout_ms, cr_cache_report *out,
+			 cr_error **err);
