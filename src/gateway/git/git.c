@@ -8,9 +8,10 @@
  * every request and served stale when upstream is down; fetch requests whose
  * wants are object ids are artifacts keyed by the request's digest (the same
  * wants and haves get the same answer, so a second clone of a commit needs
- * no upstream). Pushes (receive-pack) are refused: the policy has no push
- * permission. The host must be allowed on port 443 by the sandbox's network
- * policy, the same decision the transparent proxy makes. Upstream
+ * no upstream). Pushes (receive-pack) are relayed by push.c, never cached,
+ * when the host's allow rule says git_push: true, and refused with
+ * git_push_not_allowed otherwise. The host must be allowed on port 443 by the
+ * sandbox's network policy, the same decision the transparent proxy makes. Upstream
  * credentials (credentials.c) go upstream as Basic auth and nowhere else:
  * not into answers, audit events or messages. */
 #include <event2/http.h>
@@ -20,24 +21,25 @@
 
 #include "gateway/front/front.h"
 #include "gateway/git/pktline.h"
+#include "gateway/git/push.h"
 #include "gateway/git/route.h"
 #include "gateway/proxy/decide.h"
 #include "gateway/upstream/upstream.h"
+#include "policy/match.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/sha256.h"
 #include "util/xalloc.h"
 
-#define TYPE_ADVERT      "application/x-git-upload-pack-advertisement"
-#define TYPE_REQUEST     "application/x-git-upload-pack-request"
-#define TYPE_RESULT      "application/x-git-upload-pack-result"
-#define GIT_UPSTREAM     "https"
-#define GIT_PORT         443
-#define GIT_PROTOCOL_MAX 256
-#define AGENT_HEADER     "User-Agent: git/cleanroom-gateway"
-#define HEADERS_MAX      6
+#define TYPE_ADVERT  "application/x-git-upload-pack-advertisement"
+#define TYPE_REQUEST "application/x-git-upload-pack-request"
+#define TYPE_RESULT  "application/x-git-upload-pack-result"
+#define GIT_UPSTREAM "https"
+#define GIT_PORT     443
+#define AGENT_HEADER "User-Agent: git/cleanroom-gateway"
+#define HEADERS_MAX  6
 /* audit "rule"s for refusals no policy rule decides */
-#define RULE_FETCH_ONLY "git_fetch_only"    /* the policy has no push permission */
+#define RULE_FETCH_ONLY "git_fetch_only"    /* no git_push on the host's allow rule */
 #define RULE_SMART_ONLY "git_smart_http"    /* dumb HTTP, LFS */
 #define RULE_REQUEST    "git_front_request" /* malformed requests */
 
@@ -116,10 +118,23 @@ static bool host_allowed(git_call *g)
 
 static void push_refused(git_call *g)
 {
-	cleanup_free char *msg = cr_asprintf("git push to %s/%s is not allowed through cleanroom: the policy "
-					     "allows fetches only",
-					     g->route.host, g->route.repo);
+	cleanup_free char *msg = cr_asprintf(
+		"git push to %s/%s is not allowed through cleanroom: the policy allows fetches only from %s "
+		"(to allow pushes, add 'git_push: true' to its rule in sandbox.network.allow)",
+		g->route.host, g->route.repo, g->route.host);
 	refuse(g, 403, CR_REASON_GIT_PUSH_NOT_ALLOWED, "deny", RULE_FETCH_ONLY, msg);
+}
+
+/* receive-pack: relayed under the host's push permission, else refused. */
+static void push(git_call *g)
+{
+	const cr_net_rule *rule = cr_policy_git_push_rule(g->gw->policy, g->route.host);
+	if (!rule) {
+		push_refused(g);
+		return;
+	}
+	cr_git_push_relay(g->call, &g->route, rule); /* the call is push.c's now */
+	git_call_free(g);
 }
 
 static void lfs_refused(git_call *g)
@@ -141,14 +156,6 @@ static void dumb_refused(git_call *g)
 }
 
 /* ---- answers ---- */
-
-/* Content types compared up to their parameters, case-insensitively. */
-static bool type_is(const char *have, const char *want)
-{
-	size_t n = strlen(want);
-	return have && strncasecmp(have, want, n) == 0 &&
-	       (have[n] == '\0' || have[n] == ';' || have[n] == ' ');
-}
 
 /* Drops a stored answer that must not be served again. */
 static void forget(const git_call *g)
@@ -173,7 +180,7 @@ static void serve(git_call *g, const cr_upstream_result *res)
 {
 	const cr_cache_entry *e = res->entry;
 	cr_front_call *c = g->call;
-	if (!type_is(e->content_type, g->type)) {
+	if (!cr_git_type_is(e->content_type, g->type)) {
 		cleanup_free char *msg =
 			cr_asprintf("upstream %s answered %s %s with content type '%s', not git smart HTTP",
 				    g->route.host, g->route.repo, g->what, e->content_type);
@@ -279,11 +286,7 @@ static const char *git_protocol(git_call *g)
 	const char *v = cr_front_header(g->call, "Git-Protocol");
 	if (!v)
 		return "";
-	size_t n = strlen(v);
-	bool ok = n <= GIT_PROTOCOL_MAX;
-	for (size_t i = 0; ok && i < n; i++)
-		ok = v[i] >= 0x20 && v[i] < 0x7f;
-	if (ok)
+	if (cr_git_protocol_valid(v))
 		return v;
 	refuse(g, 400, CR_REASON_NONE, "error", RULE_REQUEST,
 	       "git front: the Git-Protocol header is too long or has control characters");
@@ -347,7 +350,7 @@ static char *rpc_key(const git_call *g, const char *proto, const void *body, siz
 
 static void upload_pack(git_call *g)
 {
-	if (!type_is(cr_front_header(g->call, "Content-Type"), TYPE_REQUEST)) {
+	if (!cr_git_type_is(cr_front_header(g->call, "Content-Type"), TYPE_REQUEST)) {
 		refuse(g, 415, CR_REASON_NONE, "error", RULE_REQUEST,
 		       "git front: git-upload-pack expects Content-Type " TYPE_REQUEST);
 		return;
@@ -404,8 +407,8 @@ static const struct {
 } services[] = {
 	{CR_GIT_REFS_UPLOAD, EVHTTP_REQ_GET, refs_get},
 	{CR_GIT_UPLOAD_PACK, EVHTTP_REQ_POST, upload_pack},
-	{CR_GIT_REFS_RECEIVE, 0, push_refused},
-	{CR_GIT_RECEIVE_PACK, 0, push_refused},
+	{CR_GIT_REFS_RECEIVE, 0, push}, /* push.c checks the method once push is allowed */
+	{CR_GIT_RECEIVE_PACK, 0, push},
 	{CR_GIT_LFS, 0, lfs_refused},
 	{CR_GIT_DUMB, 0, dumb_refused},
 };

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/buf.h"
 #include "util/xalloc.h"
@@ -250,4 +251,20 @@ char *cr_git_upstream_url(const char *scheme, const cr_git_route *r, const char 
 	if (rc < 0)
 		abort(); /* the limit above is exact */
 	return cr_buf_steal(&b, NULL);
+}
+
+bool cr_git_protocol_valid(const char *v)
+{
+	size_t n = strlen(v);
+	bool ok = n <= CR_GIT_PROTOCOL_MAX;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = v[i] >= 0x20 && v[i] < 0x7f;
+	return ok;
+}
+
+bool cr_git_type_is(const char *have, const char *want)
+{
+	size_t n = strlen(want);
+	return have && strncasecmp(have, want, n) == 0 &&
+	       (have[n] == '\0' || have[n] == ';' || have[n] == ' ');
 }

@@ -9,12 +9,14 @@
  * service, and builds the upstream URL. Pure: no policy, no I/O. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/error.h"
 
-#define CR_GIT_HOST_MAX 253
-#define CR_GIT_REPO_MAX 1024 /* decoded repository path */
+#define CR_GIT_HOST_MAX     253
+#define CR_GIT_REPO_MAX     1024 /* decoded repository path */
+#define CR_GIT_PROTOCOL_MAX 256  /* Git-Protocol header value */
 
 typedef enum cr_git_service {
 	CR_GIT_REFS_UPLOAD,  /* GET  info/refs?service=git-upload-pack */
@@ -49,3 +51,12 @@ const char *cr_git_service_name(cr_git_service s);
 /* "<scheme>://<host>/<repo, percent-encoded>/<suffix>" (suffix may carry a
  * query). Owned by the caller. */
 char *cr_git_upstream_url(const char *scheme, const cr_git_route *r, const char *suffix);
+
+/* A Git-Protocol header value fit to go upstream and into cache keys: at
+ * most CR_GIT_PROTOCOL_MAX printable ASCII bytes. */
+bool cr_git_protocol_valid(const char *v);
+
+/* Content types compared up to their parameters, case-insensitively
+ * ("application/x-git-upload-pack-result; charset=x" is the type). False for
+ * NULL. */
+bool cr_git_type_is(const char *have, const char *want);
