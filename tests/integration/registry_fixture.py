@@ -619,10 +619,13 @@ class World:
         return p.stdout.strip()
 
     def make_git_repo(self):
-        """root/git.registry.test/org/repo.git with one commit on main."""
+        """root/git.registry.test/org/repo.git with one commit on main, open to pushes."""
         bare = self.root / GIT_HOST / "org" / "repo.git"
         bare.parent.mkdir(parents=True)
         self.git("init", "-q", "--bare", "-b", "main", bare)
+        # receive-pack on, whoever the web server says is pushing (the push tests
+        # need it; without git_push in a policy nothing of a push gets here)
+        self.git("-C", bare, "config", "http.receivepack", "true")
         work = self.dir / "git-src"
         self.git("init", "-q", "-b", "main", work)
         (work / "README.md").write_text("fixture repository\n")
