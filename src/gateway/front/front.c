@@ -62,6 +62,11 @@ cr_cache *cr_front_cache(const cr_gateway *gw)
 	return gw->front ? ((cr_front *)gw->front)->cache : NULL;
 }
 
+cr_fetcher *cr_front_fetcher(const cr_gateway *gw)
+{
+	return gw->front ? ((cr_front *)gw->front)->fetcher : NULL;
+}
+
 /* ---- ending a call ---- */
 
 static void unlink_call(front_call *fc)

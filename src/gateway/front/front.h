@@ -82,6 +82,9 @@ void cr_front_git(cr_front_call *c);  /* git.c */
 /* The content cache the fronts share (NULL when the server gave none; the
  * handlers only run with one). */
 cr_cache *cr_front_cache(const cr_gateway *gw);
+/* The front's raw upstream fetcher (fetch.h), for requests that are never
+ * cached (git pushes); NULL without a cache. */
+struct cr_fetcher *cr_front_fetcher(const cr_gateway *gw);
 
 /* Request header value, or NULL. */
 const char *cr_front_header(const cr_front_call *c, const char *name);

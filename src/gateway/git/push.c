@@ -21,7 +21,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "gateway/front/front_internal.h" /* the front's fetcher */
 #include "gateway/git/pktline.h"
 #include "gateway/upstream/fetch.h"
 #include "util/buf.h"
@@ -262,8 +261,8 @@ static void start(push_call *pc, const char *method, const char *suffix, const c
 		  const void *body, size_t len)
 {
 	cr_front_call *c = pc->call;
-	cr_front *f = cr_front_of(c->gw);
-	if (!f || !f->fetcher) { /* the front answers 503 before a handler runs without them */
+	cr_fetcher *fetcher = cr_front_fetcher(c->gw);
+	if (!fetcher) { /* the front answers 503 before a handler runs without it */
 		refuse(pc, 503, "error", pc->rule, "git front: no upstream fetcher");
 		return;
 	}
@@ -280,7 +279,7 @@ static void start(push_call *pc, const char *method, const char *suffix, const c
 			    .password = cred ? cred->password : NULL};
 	static const cr_fetch_cbs cbs = {on_headers, on_data, on_done};
 	cleanup_error cr_error *err = NULL;
-	pc->fetch = cr_fetch_start(f->fetcher, &req, &cbs, pc, &err);
+	pc->fetch = cr_fetch_start(fetcher, &req, &cbs, pc, &err);
 	if (!pc->fetch) {
 		cleanup_free char *msg =
 			cr_asprintf("git push to %s/%s: %s", pc->route.host, pc->route.repo, err->msg);
