@@ -111,12 +111,22 @@ int cr_audit_ts_parse(const char *s, size_t len, int64_t *ms)
 /* A copy of s (NULL = "") that is valid UTF-8 (each byte that starts no
  * valid sequence becomes U+FFFD) and at most CR_AUDIT_FIELD_MAX bytes: a
  * longer one is cut at a character boundary and ends in U+2026. */
+static bool valid_utf8(const char *s, size_t n)
+{
+	for (size_t i = 0, k; i < n; i += k)
+		if ((k = cr_utf8_seq((const unsigned char *)s + i, n - i)) == 0)
+			return false;
+	return true;
+}
+
 static char *field_copy(const char *s)
 {
 	static const char replacement[] = "\xef\xbf\xbd", ellipsis[] = "\xe2\x80\xa6";
 	/* each input byte yields at least one output byte, so this much input
 	 * is enough to see whether the output overflows */
 	size_t n = s ? strnlen(s, CR_AUDIT_FIELD_MAX + 8) : 0, fit = 0;
+	if (n <= CR_AUDIT_FIELD_MAX && valid_utf8(s, n)) /* the common case: as it is */
+		return cr_xstrndup(s ? s : "", n);
 	cr_buf b;
 	cr_buf_init(&b, CR_AUDIT_FIELD_MAX);
 	for (size_t i = 0, k; i < n; i += k ? k : 1) {

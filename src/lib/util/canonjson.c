@@ -15,32 +15,41 @@
 
 static int encode(cr_buf *b, const json_t *v, int depth, cr_error **err);
 
-static void encode_string(cr_buf *b, const char *s, size_t n)
+/* The escape of byte c, or NULL when c stands for itself (u: room for \u00XX). */
+static const char *escape_of(unsigned char c, char u[7])
 {
 	static const char hex[] = "0123456789abcdef";
-	cr_buf_putc(b, '"');
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		const char *esc = NULL;
-		switch (c) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\b': esc = "\\b"; break;
-		case '\f': esc = "\\f"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		case '\t': esc = "\\t"; break;
-		default: break;
-		}
-		if (esc) {
-			cr_buf_puts(b, esc);
-		} else if (c < 0x20) {
-			char u[7] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0};
-			cr_buf_puts(b, u);
-		} else {
-			cr_buf_putc(b, (char)c);
-		}
+	switch (c) {
+	case '"': return "\\\"";
+	case '\\': return "\\\\";
+	case '\b': return "\\b";
+	case '\f': return "\\f";
+	case '\n': return "\\n";
+	case '\r': return "\\r";
+	case '\t': return "\\t";
+	default: break;
 	}
+	if (c >= 0x20)
+		return NULL;
+	memcpy(u, (char[7]){'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0}, 7);
+	return u;
+}
+
+/* Runs of bytes that stand for themselves are appended whole. */
+static void encode_string(cr_buf *b, const char *s, size_t n)
+{
+	cr_buf_putc(b, '"');
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		char u[7];
+		const char *esc = escape_of((unsigned char)s[i], u);
+		if (!esc)
+			continue;
+		cr_buf_append(b, s + run, i - run);
+		cr_buf_puts(b, esc);
+		run = i + 1;
+	}
+	cr_buf_append(b, s + run, n - run);
 	cr_buf_putc(b, '"');
 }
 
