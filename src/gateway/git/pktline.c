@@ -155,7 +155,7 @@ typedef struct classifier {
 	bool first_want_seen;
 } classifier;
 
-static bool is_oid(const char *s, size_t n)
+bool cr_git_is_oid(const char *s, size_t n)
 {
 	if (n != 40 && n != 64)
 		return false;
@@ -219,7 +219,7 @@ static bool value_ok(arg_value kind, line v)
 {
 	switch (kind) {
 	case VAL_NONE: return v.n == 0 && v.s[-1] != ' ';
-	case VAL_OID: return is_oid(v.s, v.n);
+	case VAL_OID: return cr_git_is_oid(v.s, v.n);
 	case VAL_ANY: return v.n > 0;
 	}
 	return false;
@@ -354,7 +354,7 @@ static int v0_first_want(classifier *k, line l, cr_error **err)
 	size_t oid_len = 0;
 	while (oid_len < n && oid[oid_len] != ' ')
 		oid_len++;
-	if (!is_oid(oid, oid_len) || !printable(l.s, l.n))
+	if (!cr_git_is_oid(oid, oid_len) || !printable(l.s, l.n))
 		return bad(k, err, "bad first want line");
 	for (size_t i = oid_len; i < n;) {
 		while (i < n && oid[i] == ' ')

@@ -55,6 +55,10 @@ void cr_pkt_reader_init(cr_pkt_reader *r, const void *buf, size_t len);
  * line cut short by the end of the input. *why (may be NULL) then gets a
  * static message; r->off is unchanged on errors. */
 int cr_pkt_next(cr_pkt_reader *r, cr_pkt *out, const char **why);
+
+/* True when s[0..n) is an object name: 40 (SHA-1) or 64 (SHA-256) lower-case
+ * hex digits. */
+bool cr_git_is_oid(const char *s, size_t n);
 /* A DATA payload as a text line: its length without one trailing LF. */
 size_t cr_pkt_text_len(const cr_pkt *p);
 

@@ -82,12 +82,7 @@ static void refuse(push_call *pc, int status, const char *action, const char *ru
 
 static bool is_oid(const uint8_t *s, size_t n)
 {
-	if (n != 40 && n != 64)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
+	return cr_git_is_oid((const char *)s, n);
 }
 
 static bool is_zero_oid(const uint8_t *s, size_t n)
