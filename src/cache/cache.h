@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "util/error.h"
@@ -58,6 +59,15 @@ static inline void cr_cache_closep(cr_cache **c)
 }
 #define cleanup_cache __attribute__((cleanup(cr_cache_closep)))
 const char *cr_cache_dir(const cr_cache *c);
+
+/* When running as root on `path` (sb: its stat) that another user owns,
+ * becomes that user for good: setgroups(0), setresgid and setresuid to its
+ * owner and group. A root process calls it before opening a cache the
+ * gateways' user owns (SQLite would create root-owned -wal / -shm files).
+ * Returns 1 after switching, 0 when there was nothing to do (not root, or
+ * path owned by root), -1 with *err (reason internal, naming the uid, gid
+ * and path) when a call failed. */
+int cr_cache_become_owner(const char *path, const struct stat *sb, cr_error **err);
 
 /* ---- blobs ---- */
 
@@ -106,7 +116,6 @@ typedef struct cr_blob_map cr_blob_map;
 int cr_cache_blob_map(cr_cache *c, const char *sha256, cr_blob_map **out, cr_error **err);
 const void *cr_blob_map_data(const cr_blob_map *m);
 uint64_t cr_blob_map_size(const cr_blob_map *m);
-cr_blob_map *cr_blob_map_ref(cr_blob_map *m);
 void cr_blob_map_unref(cr_blob_map *m); /* NULL accepted */
 
 /* ---- entries (the index) ---- */

@@ -44,7 +44,6 @@ typedef struct memo_table {
 struct cr_blob_map {
 	memo_node node; /* key = sha256 */
 	unsigned refs;
-	bool in_memo;
 	const void *data; /* NULL when size is 0 */
 	uint64_t size;
 	int64_t used_at; /* when the index last heard of its use */
@@ -143,7 +142,7 @@ uint64_t cr_blob_map_size(const cr_blob_map *m)
 	return m->size;
 }
 
-cr_blob_map *cr_blob_map_ref(cr_blob_map *m)
+static cr_blob_map *map_ref(cr_blob_map *m)
 {
 	m->refs++;
 	return m;
@@ -162,7 +161,6 @@ static void memo_drop_map(cr_cache_memo *memo, cr_blob_map *m)
 {
 	table_del(&memo->maps, &m->node);
 	memo->map_bytes -= m->size;
-	m->in_memo = false;
 	cr_blob_map_unref(m);
 }
 
@@ -178,8 +176,7 @@ static void memo_keep_map(cr_cache_memo *memo, cr_blob_map *m)
 	m->node.key = m->sha256;
 	table_add(&memo->maps, &m->node);
 	memo->map_bytes += m->size;
-	m->in_memo = true;
-	cr_blob_map_ref(m);
+	map_ref(m);
 }
 
 static cr_blob_map *map_new(int fd, uint64_t size, const char *sha256, const char *dir, cr_error **err)
@@ -213,7 +210,7 @@ int cr_cache_blob_map(cr_cache *c, const char *sha256, cr_blob_map **out, cr_err
 			cr_cache_blob_used(c, sha256);
 			m->used_at = now;
 		}
-		*out = cr_blob_map_ref(m);
+		*out = map_ref(m);
 		return 0;
 	}
 	uint64_t size = 0;

@@ -23,7 +23,6 @@
 #include "cache/cache.h"
 #include "cli/cli.h"
 #include "cli/output.h"
-#include "server/cache_status.h"
 #include "server/http.h"
 #include "util/cleanup.h"
 #include "util/utf8.h"
@@ -151,7 +150,7 @@ static int open_cache(cache_args *a, bool write, cr_cache **c)
 		return fail_msg(a, CR_REASON_USAGE_INVALID, NULL, "cache directory '%s': %s", a->path,
 				strerror(ENOTDIR));
 	cr_error *err = NULL;
-	int switched = cr_become_owner(a->path, &sb, &err); /* see the file comment */
+	int switched = cr_cache_become_owner(a->path, &sb, &err); /* see the file comment */
 	if (switched < 0)
 		return fail(a, err, NULL);
 	cleanup_free char *index = cr_asprintf("%s/index.db", a->path);

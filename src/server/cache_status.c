@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,18 +26,6 @@
 #include "util/cleanup.h"
 #include "util/clock.h"
 #include "util/xalloc.h"
-
-int cr_become_owner(const char *path, const struct stat *sb, cr_error **err)
-{
-	if (geteuid() != 0 || sb->st_uid == 0)
-		return 0;
-	if (setgroups(0, NULL) < 0 || setresgid(sb->st_gid, sb->st_gid, sb->st_gid) < 0 ||
-	    setresuid(sb->st_uid, sb->st_uid, sb->st_uid) < 0)
-		return cr_error_make(err, errno, CR_REASON_INTERNAL,
-				     "become uid %u gid %u, the owner of '%s'", (unsigned)sb->st_uid,
-				     (unsigned)sb->st_gid, path);
-	return 1;
-}
 
 /* What the child writes back. */
 typedef struct reply {
@@ -57,7 +44,7 @@ static int read_as_owner(const char *dir, uint64_t max_bytes, cr_cache_report *o
 		return cr_error_make(err, errno, CR_REASON_INTERNAL, "cache directory '%s'", dir);
 	if (!S_ISDIR(sb.st_mode))
 		return cr_error_make(err, ENOTDIR, CR_REASON_INTERNAL, "cache directory '%s'", dir);
-	int switched = cr_become_owner(dir, &sb, err);
+	int switched = cr_cache_become_owner(dir, &sb, err);
 	if (switched < 0)
 		return -1;
 	/* created by the server, not used by any gateway yet: an empty cache */

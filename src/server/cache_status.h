@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* cache_status.h -- reading the content cache as its owner: the uid switch
- * `cleanroom cache` makes as root, and the server's read of the cache's
- * totals and counters for AdminService.GetServerStatus.
+/* cache_status.h -- the server's read of the content cache's totals and
+ * counters for AdminService.GetServerStatus, as the cache's owner
+ * (cr_cache_become_owner, which `cleanroom cache` uses too).
  *
  * The cache belongs to the gateways' unprivileged user. A root process that
  * opened its SQLite index would create root-owned index.db-wal / -shm files
@@ -12,17 +12,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/stat.h>
 
 #include "cache/cache.h"
 #include "util/error.h"
-
-/* When running as root on `path` (sb: its stat) that another user owns,
- * becomes that user for good: setgroups(0), setresgid and setresuid to its
- * owner and group. Returns 1 after switching, 0 when there was nothing to
- * do (not root, or path owned by root), -1 with *err (reason internal,
- * naming the uid, gid and path) when a call failed. */
-int cr_become_owner(const char *path, const struct stat *sb, cr_error **err);
 
 /* What the server reports of its cache. */
 typedef struct cr_cache_report {

@@ -15,8 +15,6 @@
 #include "gateway/upstream/internal.h"
 #include "util/buf.h"
 
-static fx_server srv;
-
 typedef struct got {
 	bool headers_called, done, data_seen;
 	int done_calls;
@@ -624,20 +622,6 @@ static void test_many(void **state)
 	free(u[0]);
 }
 
-static int group_setup(void **state)
-{
-	(void)state;
-	fx_server_start(&srv);
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	fx_server_stop(&srv);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -654,5 +638,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
 }

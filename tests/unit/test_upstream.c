@@ -21,8 +21,6 @@
 #include "gateway/upstream/sri.h"
 #include "gateway/upstream/upstream.h"
 
-static fx_server srv;
-
 typedef struct env {
 	cr_gateway gw;
 	char dir[64];
@@ -615,20 +613,6 @@ static void test_counters(void **state)
 	assert_int_equal(st.counters.bytes_fetched, strlen("document 1") + 10);
 }
 
-static int group_setup(void **state)
-{
-	(void)state;
-	fx_server_start(&srv);
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	fx_server_stop(&srv);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -644,5 +628,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counters, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return cmocka_run_group_tests(tests, fx_group_setup, fx_group_teardown);
 }

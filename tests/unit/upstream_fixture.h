@@ -546,3 +546,20 @@ static inline char *fx_pattern(size_t n)
 	p[n] = '\0';
 	return p;
 }
+
+/* The test file's fixture server, started once for the whole group. */
+static fx_server srv;
+
+static inline int fx_group_setup(void **state)
+{
+	(void)state;
+	fx_server_start(&srv);
+	return 0;
+}
+
+static inline int fx_group_teardown(void **state)
+{
+	(void)state;
+	fx_server_stop(&srv);
+	return 0;
+}

@@ -80,11 +80,6 @@ static void refuse(push_call *pc, int status, const char *action, const char *ru
 
 /* ---- describing a receive-pack request ---- */
 
-static bool is_oid(const uint8_t *s, size_t n)
-{
-	return cr_git_is_oid((const char *)s, n);
-}
-
 static bool is_zero_oid(const uint8_t *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -108,7 +103,8 @@ static bool parse_command(const cr_pkt *p, push_command *out)
 	const uint8_t *nul = memchr(s, '\0', n);
 	n = nul ? (size_t)(nul - s) : n;
 	size_t k = n > 82 && s[40] == ' ' ? 40 : n > 130 && s[64] == ' ' ? 64 : 0;
-	if (!k || !is_oid(s, k) || !is_oid(s + k + 1, k) || s[2 * k + 1] != ' ')
+	if (!k || !cr_git_is_oid((const char *)s, k) || !cr_git_is_oid((const char *)s + k + 1, k) ||
+	    s[2 * k + 1] != ' ')
 		return false;
 	out->ref = s + 2 * k + 2;
 	out->ref_len = n - 2 * k - 2;
