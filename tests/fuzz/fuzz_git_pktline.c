@@ -5,8 +5,10 @@
  * end exactly at the input's end or at an error), the upload-pack request
  * classifier (counts consistent with what it accepted), gzip decoding with a
  * cap (input starting with the gzip magic), the upload-pack answer check
- * (the same bytes as an answer, read back from a memfd), and route parsing
- * of the same bytes as a front path and query. */
+ * (the same bytes as an answer, read back from a memfd), the receive-pack
+ * command description (one printable line within its buffer, a count
+ * only with a flush-pkt) and route parsing of the same bytes as a front
+ * path and query. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "gateway/git/pktline.h"
+#include "gateway/git/push.h"
 #include "gateway/git/route.h"
 #include "util/buf.h"
 
@@ -75,6 +78,25 @@ static void check_classify(const void *body, size_t len)
 		abort();
 	char d[160];
 	cr_git_rpc_describe(&r, d, sizeof(d));
+}
+
+static void check_push(const uint8_t *data, size_t size)
+{
+	char what[640];
+	memset(what, 0x7f, sizeof(what));
+	const char *why = NULL;
+	long n = cr_git_push_describe(data, size, what, sizeof(what), &why);
+	if (n < 0) {
+		if (!why)
+			abort();
+		return;
+	}
+	size_t len = strnlen(what, sizeof(what));
+	if (len == sizeof(what) || strncmp(what, "receive-pack: ", 14) != 0)
+		abort();
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)what[i] < 0x20 || what[i] == 0x7f)
+			abort();
 }
 
 static void check_gzip(const uint8_t *data, size_t size)
@@ -149,6 +171,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_reader(data, size);
 	check_classify(data, size);
+	check_push(data, size);
 	check_gzip(data, size);
 	check_answer(data, size);
 	check_route(data, size);

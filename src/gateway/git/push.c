@@ -125,13 +125,10 @@ static bool append_command(cr_buf *out, const push_command *cmd)
 	return cr_buf_append(out, one.data, one.len) == 0;
 }
 
-/* Reads the commands before the first flush-pkt into pc->what. Returns the
- * number of ref updates, or -1 (*why set) when the body does not start with
- * pkt-lines ended by a flush-pkt. */
-static long describe_request(push_call *pc, const void *body, size_t len, const char **why)
+long cr_git_push_describe(const void *body, size_t len, char *what, size_t cap, const char **why)
 {
 	cleanup_buf cr_buf refs;
-	cr_buf_init(&refs, sizeof(pc->what) - 64);
+	cr_buf_init(&refs, cap > 128 ? cap - 64 : 64);
 	cr_pkt_reader r;
 	cr_pkt_reader_init(&r, body, len);
 	cr_pkt p;
@@ -146,9 +143,8 @@ static long describe_request(push_call *pc, const void *body, size_t len, const 
 		n++;
 	}
 	if (rc == 1 && p.kind == CR_PKT_FLUSH) {
-		snprintf(pc->what, sizeof(pc->what), "receive-pack: %ld ref update%s%s%s%s", n,
-			 n == 1 ? "" : "s", n ? ": " : "", refs.data ? refs.data : "",
-			 shown < n ? ", ..." : "");
+		snprintf(what, cap, "receive-pack: %ld ref update%s%s%s%s", n, n == 1 ? "" : "s",
+			 n ? ": " : "", refs.data ? refs.data : "", shown < n ? ", ..." : "");
 		return n;
 	}
 	if (rc == 0)
@@ -348,7 +344,7 @@ static void receive_pack(push_call *pc)
 	} else if (len == 4 && memcmp(body, "0000", 4) == 0) {
 		too_big(pc);
 		return;
-	} else if (describe_request(pc, body, len, &why) < 0) {
+	} else if (cr_git_push_describe(body, len, pc->what, sizeof(pc->what), &why) < 0) {
 		cleanup_free char *msg = cr_asprintf(
 			"git front: the git-receive-pack request is not pkt-line commands: %s", why);
 		refuse(pc, 400, "error", RULE_REQUEST, msg);

@@ -19,3 +19,11 @@
  * once (now or later from the loop) or, when the client goes away first,
  * cancels the upstream request. Every call is one registry_decision event. */
 void cr_git_push_relay(cr_front_call *c, const cr_git_route *route, const cr_net_rule *rule);
+
+/* Describes a git-receive-pack request body for the audit trail: reads the
+ * ref-update commands before the first flush-pkt and writes "receive-pack:
+ * N ref updates: <ref> (create|update|delete), ..." into what (cap bytes;
+ * refs shown shortened, control bytes as '?'). Returns N, or -1 (*why set)
+ * when the body does not start with pkt-lines ended by a flush-pkt. Pure:
+ * the fuzz target calls it. */
+long cr_git_push_describe(const void *body, size_t len, char *what, size_t cap, const char **why);
